@@ -1,0 +1,1 @@
+//! Ed25519 verification with the two rule sets Go uses.

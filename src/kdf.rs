@@ -1,0 +1,1 @@
+//! The disablement key-derivation function.

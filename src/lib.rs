@@ -1,0 +1,7 @@
+//! Tailnet Lock (the Tailnet Key Authority) for Rust, byte-compatible with Go's
+//! `tailscale.com/tka`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod ed25519;
+pub mod kdf;
