@@ -5,3 +5,8 @@
 
 pub mod ed25519;
 pub mod kdf;
+pub mod hash;
+pub mod key;
+
+pub use hash::AumHash;
+pub use key::{NlPublic, NodeKey};

@@ -1,0 +1,101 @@
+//! Runs every case of every vector file in `vectors/` and, when the environment
+//! variable `TKA_VECTORS` names another directory in the same format, every case
+//! there too. Prints one line per file: `vectors: <file> N passed, M failed`
+//! (with `, K skipped` when a file's feature is not implemented yet) and fails
+//! if any case fails.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+#[path = "vectors/common.rs"]
+mod common;
+#[path = "vectors/ed25519.rs"]
+mod ed25519;
+#[path = "vectors/kdf.rs"]
+mod kdf;
+
+use common::Outcome;
+
+/// The handler for one file, chosen by the file's stem; `None` means the
+/// feature the file checks is not implemented yet, so its cases are skipped.
+type Handler = fn(&Value, &Path) -> Outcome;
+
+fn handler_for(stem: &str) -> Option<Handler> {
+    match stem {
+        "ed25519" => Some(ed25519::case),
+        "kdf" => Some(kdf::case),
+        _ => None,
+    }
+}
+
+/// Known vector files whose features arrive with later work.
+const LATER: &[&str] = &[
+    "aum", "decode", "key", "sig", "hardening", "chains", "sync", "bootstrap", "tailchonk",
+];
+
+fn run_dir(dir: &Path, failures: &mut Vec<String>) {
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read vector directory {}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no vector files in {}", dir.display());
+    for path in files {
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&path).expect("read vector file");
+        let doc: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
+        let cases = doc["cases"].as_array().expect("cases array");
+        let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+        let handler = handler_for(&stem);
+        if handler.is_none() && !LATER.contains(&stem.as_str()) {
+            failures.push(format!("{}: unknown vector file", path.display()));
+        }
+        for case in cases {
+            let name = case["name"].as_str().unwrap_or("<unnamed>");
+            let outcome = match handler {
+                Some(h) => {
+                    let r = std::panic::catch_unwind(|| h(case, dir));
+                    r.unwrap_or_else(|_| Outcome::Fail("handler panicked".into()))
+                }
+                None => Outcome::Skip,
+            };
+            match outcome {
+                Outcome::Pass => passed += 1,
+                Outcome::Skip => skipped += 1,
+                Outcome::Fail(why) => {
+                    failed += 1;
+                    failures.push(format!("{} {name}: {why}", path.display()));
+                }
+            }
+        }
+        if skipped > 0 {
+            println!(
+                "vectors: {} {passed} passed, {failed} failed, {skipped} skipped",
+                path.display()
+            );
+        } else {
+            println!("vectors: {} {passed} passed, {failed} failed", path.display());
+        }
+    }
+}
+
+fn main() {
+    let mut failures = Vec::new();
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors");
+    run_dir(&here, &mut failures);
+    if let Ok(extra) = std::env::var("TKA_VECTORS") {
+        if !extra.is_empty() {
+            run_dir(Path::new(&extra), &mut failures);
+        }
+    }
+    for f in failures.iter().take(200) {
+        eprintln!("FAIL {f}");
+    }
+    if !failures.is_empty() {
+        eprintln!("vectors: {} case(s) failed", failures.len());
+        std::process::exit(1);
+    }
+}
