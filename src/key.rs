@@ -1,5 +1,11 @@
 //! Key types: tailnet-lock keys, node keys and their text forms.
 
+use crate::cbor::{
+    check_well_formed, encode_to_vec, put_opt_bytes, put_string_map, DecodeError, Encoder, Reader,
+};
+use crate::error::ValidationError;
+use crate::limits::{MAX_META_BYTES, MAX_VOTES};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -150,5 +156,201 @@ mod tests {
         assert_eq!(k.to_nlpub().parse::<NlPublic>().unwrap(), k);
         assert_eq!(k.to_tlpub().parse::<NlPublic>().unwrap(), k);
         assert!("nodekey:00".parse::<NlPublic>().is_err());
+    }
+}
+
+/// The kind of a tailnet-lock key (Go's `KeyKind`). Only Ed25519 (1) is
+/// defined; other values survive decoding and fail validation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct KeyKind(pub u8);
+
+impl KeyKind {
+    /// Kind 0, never valid.
+    pub const INVALID: KeyKind = KeyKind(0);
+    /// An Ed25519 key.
+    pub const ED25519: KeyKind = KeyKind(1);
+}
+
+impl fmt::Display for KeyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            0 => f.write_str("invalid"),
+            1 => f.write_str("25519"),
+            n => write!(f, "Key?<{n}>"),
+        }
+    }
+}
+
+impl fmt::Debug for KeyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A key trusted by the authority (Go's `tka.Key`).
+///
+/// `public` and `meta` keep Go's nil-versus-empty distinction because the two
+/// encode differently (`public`: `null` vs an empty byte string; `meta`:
+/// omitted when nil *or* empty, but validation sees the difference).
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Key {
+    /// The key's kind; must be [`KeyKind::ED25519`] to be valid.
+    pub kind: KeyKind,
+    /// Voting weight used by fork choice (1..=4096 when valid).
+    pub votes: u64,
+    /// The raw public key (32 bytes for Ed25519); `None` is Go's nil.
+    pub public: Option<Vec<u8>>,
+    /// Free-form metadata; `None` is Go's nil map.
+    pub meta: Option<BTreeMap<String, String>>,
+}
+
+/// Why a key has no ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyIdError {
+    /// The key's kind is not one this crate knows.
+    UnknownKind(KeyKind),
+}
+
+impl fmt::Display for KeyIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyIdError::UnknownKind(k) => write!(f, "unknown key kind: {k}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyIdError {}
+
+impl Key {
+    /// An Ed25519 key with the given votes and no metadata.
+    pub fn ed25519(public: [u8; 32], votes: u64) -> Self {
+        Key {
+            kind: KeyKind::ED25519,
+            votes,
+            public: Some(public.to_vec()),
+            meta: None,
+        }
+    }
+
+    /// The key's ID: for Ed25519, the public key bytes verbatim.
+    pub fn id(&self) -> Result<&[u8], KeyIdError> {
+        match self.kind {
+            KeyKind::ED25519 => Ok(self.public.as_deref().unwrap_or(&[])),
+            k => Err(KeyIdError::UnknownKind(k)),
+        }
+    }
+
+    /// Go's `Key.StaticValidate`: votes in 1..=4096, metadata at most 512
+    /// bytes, kind Ed25519. The public key's length is *not* checked here
+    /// (Go checks it only when the key verifies something).
+    pub fn static_validate(&self) -> Result<(), ValidationError> {
+        if self.votes > MAX_VOTES {
+            return Err(ValidationError::ExcessiveVotes(self.votes));
+        }
+        if self.votes == 0 {
+            return Err(ValidationError::ZeroVotes);
+        }
+        let meta_bytes: usize = self
+            .meta
+            .iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if meta_bytes > MAX_META_BYTES {
+            return Err(ValidationError::MetaTooBig(meta_bytes));
+        }
+        if self.kind != KeyKind::ED25519 {
+            return Err(ValidationError::UnknownKeyKind(self.kind.0));
+        }
+        Ok(())
+    }
+
+    /// The key's canonical CBOR encoding on its own.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        encode_to_vec(|e| self.encode(e))
+    }
+
+    /// Decodes a key on its own, with Go's acceptance rules.
+    pub fn from_cbor(input: &[u8]) -> Result<Self, DecodeError> {
+        check_well_formed(input)?;
+        Key::decode(&mut Reader::new(input))
+    }
+
+    pub(crate) fn encode<W: minicbor::encode::Write>(
+        &self,
+        e: &mut Encoder<W>,
+    ) -> Result<(), minicbor::encode::Error<W::Error>> {
+        let meta = self.meta.as_ref().filter(|m| !m.is_empty());
+        e.map(3 + u64::from(meta.is_some()))?;
+        e.u8(1)?.u8(self.kind.0)?;
+        e.u8(2)?.u64(self.votes)?;
+        e.u8(3)?;
+        put_opt_bytes(e, self.public.as_deref())?;
+        if let Some(m) = meta {
+            e.u8(12)?;
+            put_string_map(e, m)?;
+        }
+        Ok(())
+    }
+
+    /// Decodes a key map; `null` gives the zero key.
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let mut k = Key::default();
+        r.struct_map(
+            "tka.Key",
+            (1 << 1) | (1 << 2) | (1 << 3) | (1 << 12),
+            |r, f| {
+                match f {
+                    1 => k.kind = KeyKind(r.uint("tka.Key.Kind", u8::MAX.into())? as u8),
+                    2 => k.votes = r.uint("tka.Key.Votes", u64::MAX)?,
+                    3 => k.public = r.bytes("tka.Key.Public")?,
+                    _ => k.meta = r.string_map("tka.Key.Meta")?,
+                }
+                Ok(())
+            },
+        )?;
+        Ok(k)
+    }
+}
+
+/// A tailnet-lock private key (Go's `key.NLPrivate`): an Ed25519 signing key.
+///
+/// Signing is deterministic (RFC 8032), so the same seed and message always
+/// give the same signature.
+#[derive(Clone)]
+pub struct NlPrivate(ed25519_dalek::SigningKey);
+
+impl NlPrivate {
+    /// The key for a 32-byte seed (the RFC 8032 private key).
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        NlPrivate(ed25519_dalek::SigningKey::from_bytes(seed))
+    }
+
+    /// The matching public key.
+    pub fn public(&self) -> NlPublic {
+        NlPublic(self.0.verifying_key().to_bytes())
+    }
+
+    /// The 64-byte private key Go uses (seed followed by public key).
+    pub fn to_keypair_bytes(&self) -> [u8; 64] {
+        self.0.to_keypair_bytes()
+    }
+
+    /// Signs `msg` (a 32-byte signature hash in this protocol).
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.0.sign(msg).to_bytes()
+    }
+
+    /// This key as a trusted [`Key`] with the given votes.
+    pub fn to_key(&self, votes: u64) -> Key {
+        Key::ed25519(self.public().0, votes)
+    }
+}
+
+impl fmt::Debug for NlPrivate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NlPrivate({})", self.public())
     }
 }

@@ -4,9 +4,21 @@
 #![warn(missing_docs)]
 
 pub mod ed25519;
-pub mod kdf;
 pub mod hash;
+pub mod kdf;
 pub mod key;
 
 pub use hash::AumHash;
 pub use key::{NlPublic, NodeKey};
+pub mod aum;
+pub mod cbor;
+pub mod error;
+pub mod limits;
+pub mod sig;
+pub mod state;
+
+pub use aum::{Aum, AumKind, Signature};
+pub use error::{DecodeError, ValidationError};
+pub use key::{Key, KeyKind, NlPrivate};
+pub use sig::{node_key_authorized, NodeKeySignature, SigKind};
+pub use state::State;

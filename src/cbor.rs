@@ -1,0 +1,575 @@
+//! The CBOR layer: Go's exact decoding acceptance and CTAP2 canonical encoding.
+//!
+//! Go decodes TKA structures with `fxamacker/cbor` under strict options (no
+//! tags, no indefinite lengths, no duplicate map keys, depth 16, at most 4096
+//! array items and 1024 map pairs) but is otherwise lenient (non-minimal
+//! heads, any key order, unknown keys, `null`/`undefined` as the zero value,
+//! arrays of small integers as byte strings). Decoding here happens in two
+//! passes over the input:
+//!
+//! 1. [`check_well_formed`] walks the whole item once, enforcing every
+//!    structural limit *before* anything is allocated, and rejects trailing
+//!    bytes. It recurses at most [`MAX_DEPTH`](crate::limits::CBOR_MAX_DEPTH)
+//!    levels.
+//! 2. Type-directed readers ([`Reader`]) then decode into the TKA structs,
+//!    relying on the first pass for structure and applying Go's type rules.
+//!
+//! Encoding uses `minicbor`'s encoder, which always writes the shortest
+//! heads; the callers write map keys in canonical order.
+
+use crate::limits::{CBOR_MAX_ARRAY_ELEMENTS, CBOR_MAX_DEPTH, CBOR_MAX_MAP_PAIRS};
+use minicbor::data::Type;
+use minicbor::Decoder;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Why bytes were refused as a TKA structure.
+///
+/// The variants follow the reasons Go's decoder gives; the texts differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input was empty.
+    Empty,
+    /// The input ended inside an item.
+    UnexpectedEof,
+    /// A tag (major type 6) appeared; Go forbids them.
+    TagForbidden,
+    /// An indefinite-length string, array or map appeared; Go forbids them.
+    IndefiniteLength,
+    /// Containers nested deeper than 16 levels.
+    DepthExceeded,
+    /// An array declared more than 4096 elements.
+    TooManyArrayElements(u64),
+    /// A map declared more than 1024 pairs.
+    TooManyMapPairs(u64),
+    /// A text string was not valid UTF-8.
+    InvalidUtf8,
+    /// Bytes followed the item.
+    TrailingBytes {
+        /// Offset of the first extra byte.
+        index: usize,
+        /// How many extra bytes there were.
+        count: usize,
+    },
+    /// The same key appeared twice in one map.
+    DuplicateKey(String),
+    /// A value had a CBOR type the target field cannot hold.
+    TypeMismatch {
+        /// The Go field or type being decoded.
+        target: &'static str,
+        /// The CBOR type found.
+        found: &'static str,
+    },
+    /// An integer did not fit its target field.
+    Overflow {
+        /// The Go field or type being decoded.
+        target: &'static str,
+        /// The value found.
+        value: u64,
+    },
+    /// A map key of a type that cannot name a struct field.
+    InvalidMapKey(&'static str),
+    /// Bytes that are not well-formed CBOR (reserved additional information,
+    /// a stray break, a malformed simple value).
+    Malformed(&'static str),
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Empty => f.write_str("cbor: empty input"),
+            DecodeError::UnexpectedEof => f.write_str("cbor: unexpected end of input"),
+            DecodeError::TagForbidden => f.write_str("cbor: tags are not allowed"),
+            DecodeError::IndefiniteLength => {
+                f.write_str("cbor: indefinite-length items are not allowed")
+            }
+            DecodeError::DepthExceeded => write!(f, "cbor: nesting deeper than {CBOR_MAX_DEPTH}"),
+            DecodeError::TooManyArrayElements(n) => write!(
+                f,
+                "cbor: array of {n} elements exceeds {CBOR_MAX_ARRAY_ELEMENTS}"
+            ),
+            DecodeError::TooManyMapPairs(n) => {
+                write!(f, "cbor: map of {n} pairs exceeds {CBOR_MAX_MAP_PAIRS}")
+            }
+            DecodeError::InvalidUtf8 => f.write_str("cbor: invalid UTF-8 in text string"),
+            DecodeError::TrailingBytes { index, count } => {
+                write!(f, "cbor: {count} bytes of extra data at offset {index}")
+            }
+            DecodeError::DuplicateKey(k) => write!(f, "cbor: duplicate map key {k}"),
+            DecodeError::TypeMismatch { target, found } => {
+                write!(f, "cbor: cannot decode {found} into {target}")
+            }
+            DecodeError::Overflow { target, value } => {
+                write!(f, "cbor: {value} overflows {target}")
+            }
+            DecodeError::InvalidMapKey(t) => {
+                write!(f, "cbor: a {t} cannot be a struct map key")
+            }
+            DecodeError::Malformed(why) => write!(f, "cbor: malformed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+fn from_minicbor(e: minicbor::decode::Error) -> DecodeError {
+    if e.is_end_of_input() {
+        DecodeError::UnexpectedEof
+    } else {
+        DecodeError::Malformed("invalid item head")
+    }
+}
+
+/// Checks that `input` holds exactly one well-formed item within Go's limits.
+///
+/// Nothing is allocated; recursion is bounded by the depth limit.
+pub fn check_well_formed(input: &[u8]) -> Result<(), DecodeError> {
+    if input.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let mut d = Decoder::new(input);
+    wf_item(&mut d, 0)?;
+    let pos = d.position();
+    if pos != input.len() {
+        return Err(DecodeError::TrailingBytes {
+            index: pos,
+            count: input.len() - pos,
+        });
+    }
+    Ok(())
+}
+
+/// Advances over one item at container depth `depth` (0 for the top level).
+fn wf_item(d: &mut Decoder<'_>, depth: usize) -> Result<(), DecodeError> {
+    let ty = d.datatype().map_err(from_minicbor)?;
+    match ty {
+        Type::U8 | Type::U16 | Type::U32 | Type::U64 => {
+            d.u64().map_err(from_minicbor)?;
+        }
+        Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => {
+            d.int().map_err(from_minicbor)?;
+        }
+        Type::Bytes => {
+            d.bytes().map_err(from_minicbor)?;
+        }
+        Type::String => {
+            d.str().map_err(|e| {
+                if e.is_end_of_input() {
+                    DecodeError::UnexpectedEof
+                } else {
+                    DecodeError::InvalidUtf8
+                }
+            })?;
+        }
+        Type::Array => {
+            let n = d.array().map_err(from_minicbor)?.unwrap_or(0);
+            if n > CBOR_MAX_ARRAY_ELEMENTS {
+                return Err(DecodeError::TooManyArrayElements(n));
+            }
+            if depth + 1 > CBOR_MAX_DEPTH {
+                return Err(DecodeError::DepthExceeded);
+            }
+            for _ in 0..n {
+                wf_item(d, depth + 1)?;
+            }
+        }
+        Type::Map => {
+            let n = d.map().map_err(from_minicbor)?.unwrap_or(0);
+            if n > CBOR_MAX_MAP_PAIRS {
+                return Err(DecodeError::TooManyMapPairs(n));
+            }
+            if depth + 1 > CBOR_MAX_DEPTH {
+                return Err(DecodeError::DepthExceeded);
+            }
+            for _ in 0..n {
+                wf_item(d, depth + 1)?;
+                wf_item(d, depth + 1)?;
+            }
+        }
+        Type::BytesIndef | Type::StringIndef | Type::ArrayIndef | Type::MapIndef => {
+            return Err(DecodeError::IndefiniteLength)
+        }
+        Type::Tag => return Err(DecodeError::TagForbidden),
+        Type::Simple => {
+            let head = d.input()[d.position()];
+            let v = d.simple().map_err(from_minicbor)?;
+            if head == 0xf8 && v < 32 {
+                return Err(DecodeError::Malformed("two-byte simple value below 32"));
+            }
+        }
+        Type::Bool | Type::Null | Type::Undefined => skip_bytes(d, 1)?,
+        Type::F16 => skip_bytes(d, 3)?,
+        Type::F32 => skip_bytes(d, 5)?,
+        Type::F64 => skip_bytes(d, 9)?,
+        Type::Break => return Err(DecodeError::Malformed("unexpected break")),
+        Type::Unknown(_) => return Err(DecodeError::Malformed("reserved additional information")),
+    }
+    Ok(())
+}
+
+fn skip_bytes(d: &mut Decoder<'_>, n: usize) -> Result<(), DecodeError> {
+    let p = d.position();
+    if d.input().len() - p < n {
+        return Err(DecodeError::UnexpectedEof);
+    }
+    d.set_position(p + n);
+    Ok(())
+}
+
+/// The CBOR type of the next item, named as Go's errors name it.
+fn type_name(ty: Type) -> &'static str {
+    match ty {
+        Type::U8 | Type::U16 | Type::U32 | Type::U64 => "positive integer",
+        Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => "negative integer",
+        Type::Bytes | Type::BytesIndef => "byte string",
+        Type::String | Type::StringIndef => "UTF-8 text string",
+        Type::Array | Type::ArrayIndef => "array",
+        Type::Map | Type::MapIndef => "map",
+        Type::Tag => "tag",
+        _ => "primitives",
+    }
+}
+
+/// A map key as read from a struct map: a field number, or an unknown key
+/// kept only for duplicate detection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StructKey {
+    /// A key naming field `n` (integer `n`, or the text `"n"`).
+    Field(u64),
+    /// A negative integer key (never a field).
+    Negative(u64),
+    /// A text key that names no field.
+    Text(String),
+}
+
+/// Type-directed reader over input already accepted by [`check_well_formed`].
+///
+/// Every method consumes exactly one item. Because the structure was checked
+/// first, lengths here are known to fit in the input.
+pub(crate) struct Reader<'b> {
+    d: Decoder<'b>,
+}
+
+impl<'b> Reader<'b> {
+    /// A reader at the start of `input`, which must be well-formed.
+    pub(crate) fn new(input: &'b [u8]) -> Self {
+        Reader {
+            d: Decoder::new(input),
+        }
+    }
+
+    fn ty(&self) -> Result<Type, DecodeError> {
+        self.d.datatype().map_err(from_minicbor)
+    }
+
+    fn mismatch(&self, target: &'static str) -> DecodeError {
+        let found = self.ty().map(type_name).unwrap_or("item");
+        DecodeError::TypeMismatch { target, found }
+    }
+
+    /// Skips one item (already known to be well-formed).
+    pub(crate) fn skip(&mut self) -> Result<(), DecodeError> {
+        wf_item(&mut self.d, 0)
+    }
+
+    /// Consumes `null` or `undefined` if it is next, reporting whether it did.
+    pub(crate) fn take_nil(&mut self) -> Result<bool, DecodeError> {
+        match self.ty()? {
+            Type::Null | Type::Undefined => {
+                skip_bytes(&mut self.d, 1)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// An unsigned integer of at most `max`; `null`/`undefined` give 0 and
+    /// simple values other than booleans give their number, as in Go.
+    pub(crate) fn uint(&mut self, target: &'static str, max: u64) -> Result<u64, DecodeError> {
+        let v = match self.ty()? {
+            Type::U8 | Type::U16 | Type::U32 | Type::U64 => self.d.u64().map_err(from_minicbor)?,
+            Type::Null | Type::Undefined => {
+                skip_bytes(&mut self.d, 1)?;
+                0
+            }
+            Type::Simple => u64::from(self.d.simple().map_err(from_minicbor)?),
+            _ => return Err(self.mismatch(target)),
+        };
+        if v > max {
+            return Err(DecodeError::Overflow { target, value: v });
+        }
+        Ok(v)
+    }
+
+    /// A byte slice; `None` for `null`/`undefined`. An array of small
+    /// unsigned integers is accepted as bytes, as Go does.
+    pub(crate) fn bytes(&mut self, target: &'static str) -> Result<Option<Vec<u8>>, DecodeError> {
+        match self.ty()? {
+            Type::Null | Type::Undefined => {
+                skip_bytes(&mut self.d, 1)?;
+                Ok(None)
+            }
+            Type::Bytes => Ok(Some(self.d.bytes().map_err(from_minicbor)?.to_vec())),
+            Type::Array => {
+                let n = self.d.array().map_err(from_minicbor)?.unwrap_or(0);
+                // n <= 4096, checked by the structural pass.
+                let mut out = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    out.push(self.uint(target, u64::from(u8::MAX))? as u8);
+                }
+                Ok(Some(out))
+            }
+            _ => Err(self.mismatch(target)),
+        }
+    }
+
+    /// A Go `string`: text only; `null`/`undefined` give the empty string.
+    pub(crate) fn string(&mut self, target: &'static str) -> Result<String, DecodeError> {
+        match self.ty()? {
+            Type::Null | Type::Undefined => {
+                skip_bytes(&mut self.d, 1)?;
+                Ok(String::new())
+            }
+            Type::String => Ok(self
+                .d
+                .str()
+                .map_err(|_| DecodeError::InvalidUtf8)?
+                .to_owned()),
+            _ => Err(self.mismatch(target)),
+        }
+    }
+
+    /// A Go `map[string]string`; `None` for `null`/`undefined`.
+    pub(crate) fn string_map(
+        &mut self,
+        target: &'static str,
+    ) -> Result<Option<BTreeMap<String, String>>, DecodeError> {
+        if self.take_nil()? {
+            return Ok(None);
+        }
+        let n = match self.ty()? {
+            Type::Map => self.d.map().map_err(from_minicbor)?.unwrap_or(0),
+            _ => return Err(self.mismatch(target)),
+        };
+        let mut out = BTreeMap::new();
+        // Go's decoder reuses one key and one value variable across entries
+        // and leaves them untouched on `null`/`undefined`: a nil key or value
+        // repeats the previous entry's (the empty string for the first).
+        let (mut k, mut v) = (String::new(), String::new());
+        for _ in 0..n {
+            if !self.take_nil()? {
+                k = self.string(target)?;
+            }
+            if !self.take_nil()? {
+                v = self.string(target)?;
+            }
+            if out.contains_key(&k) {
+                return Err(DecodeError::DuplicateKey(format!("{k:?}")));
+            }
+            out.insert(k.clone(), v.clone());
+        }
+        Ok(Some(out))
+    }
+
+    /// The length of an array; `None` for `null`/`undefined`.
+    pub(crate) fn array_len(&mut self, target: &'static str) -> Result<Option<u64>, DecodeError> {
+        if self.take_nil()? {
+            return Ok(None);
+        }
+        match self.ty()? {
+            Type::Array => Ok(Some(self.d.array().map_err(from_minicbor)?.unwrap_or(0))),
+            _ => Err(self.mismatch(target)),
+        }
+    }
+
+    /// Reads a struct map whose fields are keyed by small integers, calling
+    /// `field(reader, n)` for each key naming a field in `known` (a bit mask:
+    /// bit `n` set means field `n` exists). Unknown keys are skipped;
+    /// duplicates of any key are refused. Returns `false` for
+    /// `null`/`undefined` (the zero value) and `true` for a map.
+    pub(crate) fn struct_map(
+        &mut self,
+        target: &'static str,
+        known: u64,
+        mut field: impl FnMut(&mut Self, u64) -> Result<(), DecodeError>,
+    ) -> Result<bool, DecodeError> {
+        if self.take_nil()? {
+            return Ok(false);
+        }
+        let n = match self.ty()? {
+            Type::Map => self.d.map().map_err(from_minicbor)?.unwrap_or(0),
+            _ => return Err(self.mismatch(target)),
+        };
+        let mut seen: u64 = 0;
+        let mut unknown: Vec<StructKey> = Vec::new();
+        // Go reports a field's type error after finishing the map, but any
+        // error rejects the input, so the first one is returned at once.
+        for _ in 0..n {
+            let key = self.struct_key()?;
+            match key {
+                StructKey::Field(f) if f < 64 && known & (1 << f) != 0 => {
+                    if seen & (1 << f) != 0 {
+                        return Err(DecodeError::DuplicateKey(f.to_string()));
+                    }
+                    seen |= 1 << f;
+                    field(self, f)?;
+                }
+                other => {
+                    if unknown.contains(&other) {
+                        return Err(DecodeError::DuplicateKey(format!("{other:?}")));
+                    }
+                    unknown.push(other);
+                    self.skip()?;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    fn struct_key(&mut self) -> Result<StructKey, DecodeError> {
+        match self.ty()? {
+            Type::U8 | Type::U16 | Type::U32 | Type::U64 => {
+                Ok(StructKey::Field(self.d.u64().map_err(from_minicbor)?))
+            }
+            Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => {
+                let i = self.d.int().map_err(from_minicbor)?;
+                // The magnitude minus one, as CBOR stores it.
+                let raw = u64::try_from(-1 - i128::from(i)).unwrap_or(u64::MAX);
+                Ok(StructKey::Negative(raw))
+            }
+            Type::String => {
+                let s = self.d.str().map_err(|_| DecodeError::InvalidUtf8)?;
+                // A text key equal to a field's decimal tag names that field.
+                match s.parse::<u64>() {
+                    Ok(n) if n.to_string() == s => Ok(StructKey::Field(n)),
+                    _ => Ok(StructKey::Text(s.to_owned())),
+                }
+            }
+            other => Err(DecodeError::InvalidMapKey(type_name(other))),
+        }
+    }
+}
+
+/// A sink for canonical encodings: a byte vector or a running hash.
+pub(crate) type Encoder<W> = minicbor::Encoder<W>;
+
+/// The error type of an encoding step into an infallible sink.
+pub(crate) type EncodeResult = Result<(), minicbor::encode::Error<std::convert::Infallible>>;
+
+/// Runs `f` against an encoder writing into a fresh vector.
+///
+/// Both sinks used by this crate (vectors and [`HashSink`]) are infallible and
+/// no user `Encode` impls run, so the encoder cannot fail; the result is
+/// discarded on that basis.
+pub(crate) fn encode_to_vec(f: impl FnOnce(&mut Encoder<Vec<u8>>) -> EncodeResult) -> Vec<u8> {
+    let mut e = Encoder::new(Vec::new());
+    let _ = f(&mut e);
+    e.into_writer()
+}
+
+/// Runs `f` against an encoder feeding BLAKE2s-256, returning the digest.
+pub(crate) fn encode_to_hash(f: impl FnOnce(&mut Encoder<HashSink>) -> EncodeResult) -> [u8; 32] {
+    let mut e = Encoder::new(HashSink(blake2::Blake2s256::default()));
+    let _ = f(&mut e);
+    blake2::Digest::finalize(e.into_writer().0).into()
+}
+
+/// Writes `bytes`, or `null` for `None`.
+pub(crate) fn put_opt_bytes<W: minicbor::encode::Write>(
+    e: &mut Encoder<W>,
+    b: Option<&[u8]>,
+) -> Result<(), minicbor::encode::Error<W::Error>> {
+    match b {
+        Some(b) => e.bytes(b)?,
+        None => e.null()?,
+    };
+    Ok(())
+}
+
+/// Writes a `map[string]string` with keys in CTAP2 order (shorter first,
+/// then bytewise), which is the bytewise order of their encodings.
+pub(crate) fn put_string_map<W: minicbor::encode::Write>(
+    e: &mut Encoder<W>,
+    m: &BTreeMap<String, String>,
+) -> Result<(), minicbor::encode::Error<W::Error>> {
+    let mut keys: Vec<&String> = m.keys().collect();
+    keys.sort_by(|a, b| {
+        a.len()
+            .cmp(&b.len())
+            .then_with(|| a.as_bytes().cmp(b.as_bytes()))
+    });
+    e.map(keys.len() as u64)?;
+    for k in keys {
+        e.str(k)?.str(&m[k])?;
+    }
+    Ok(())
+}
+
+/// A [`minicbor::encode::Write`] sink that feeds a BLAKE2s-256 hash, so a
+/// canonical encoding can be hashed without being buffered.
+pub(crate) struct HashSink(pub(crate) blake2::Blake2s256);
+
+impl minicbor::encode::Write for HashSink {
+    type Error = std::convert::Infallible;
+    fn write_all(&mut self, buf: &[u8]) -> Result<(), Self::Error> {
+        blake2::Digest::update(&mut self.0, buf);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_declared_lengths_are_refused_without_allocating() {
+        // Byte string claiming 2^64-1 bytes.
+        let mut b = vec![0x5b];
+        b.extend_from_slice(&[0xff; 8]);
+        assert_eq!(check_well_formed(&b), Err(DecodeError::UnexpectedEof));
+        // Array claiming 2^64-1 items.
+        let mut a = vec![0x9b];
+        a.extend_from_slice(&[0xff; 8]);
+        assert!(matches!(
+            check_well_formed(&a),
+            Err(DecodeError::TooManyArrayElements(_))
+        ));
+        // Map claiming 2^64-1 pairs.
+        let mut m = vec![0xbb];
+        m.extend_from_slice(&[0xff; 8]);
+        assert!(matches!(
+            check_well_formed(&m),
+            Err(DecodeError::TooManyMapPairs(_))
+        ));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = vec![0x81; 100_000];
+        assert_eq!(check_well_formed(&deep), Err(DecodeError::DepthExceeded));
+        let mut ok = vec![0x81; 15];
+        ok.push(0x80);
+        assert_eq!(check_well_formed(&ok), Ok(()));
+        let mut bad = vec![0x81; 16];
+        bad.push(0x80);
+        assert_eq!(check_well_formed(&bad), Err(DecodeError::DepthExceeded));
+    }
+
+    #[test]
+    fn tags_and_indefinite_items_are_refused() {
+        assert_eq!(
+            check_well_formed(&[0xc1, 0xc1, 0xc1, 0x00]),
+            Err(DecodeError::TagForbidden)
+        );
+        assert_eq!(
+            check_well_formed(&[0xbf, 0xff]),
+            Err(DecodeError::IndefiniteLength)
+        );
+        assert_eq!(
+            check_well_formed(&[0x01, 0x00]),
+            Err(DecodeError::TrailingBytes { index: 1, count: 1 })
+        );
+        assert_eq!(check_well_formed(&[]), Err(DecodeError::Empty));
+    }
+}

@@ -1,0 +1,51 @@
+//! Every numeric limit of the protocol, in one place.
+//!
+//! The values are Go's (`tka/limits.go`, `tka/tka.go`, `tka/builder.go`,
+//! the CBOR decoder options); changing one changes what this crate accepts.
+
+/// Deepest container nesting the decoder accepts (the top-level map is 1).
+pub const CBOR_MAX_DEPTH: usize = 16;
+/// Most elements one CBOR array may declare.
+pub const CBOR_MAX_ARRAY_ELEMENTS: u64 = 4096;
+/// Most pairs one CBOR map may declare.
+pub const CBOR_MAX_MAP_PAIRS: u64 = 1024;
+
+/// Most keys an authority state may hold.
+pub const MAX_KEYS: usize = 512;
+/// Most disablement values a checkpoint may carry.
+pub const MAX_DISABLEMENT_VALUES: usize = 32;
+/// Length of one disablement value.
+pub const DISABLEMENT_VALUE_LEN: usize = 32;
+/// Most bytes of key metadata (sum of key and value lengths).
+pub const MAX_META_BYTES: usize = 512;
+/// Most votes one key may carry.
+pub const MAX_VOTES: u64 = 4096;
+
+/// Go's `maxSyncIter`: steps allowed when computing a state or fast-forwarding.
+pub const MAX_SYNC_ITER: usize = 2000;
+/// Go's `maxSyncHeadIntersectionIter`: steps walked back from the head for
+/// sync offers and head intersections.
+pub const MAX_SYNC_HEAD_INTERSECTION_ITER: usize = 1000;
+/// Go's `maxScanIterations`: steps allowed when opening an authority.
+pub const MAX_SCAN_ITERATIONS: usize = 2000;
+
+/// The builder appends a checkpoint when none is within this many AUMs.
+pub const CHECKPOINT_EVERY: usize = 50;
+
+/// Most node keys a rotation chain keeps when re-signed (`ResignNKS`).
+pub const MAX_ROTATION_CHAIN_KEYS: usize = 15;
+
+/// Length of a tailnet-lock key ID (the Ed25519 public key).
+pub const KEY_ID_LEN: usize = 32;
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+
+/// Compaction keeps at least this many AUMs on the active chain.
+pub const COMPACTION_MIN_CHAIN: usize = 24;
+/// Compaction keeps AUMs received within this many seconds (14 days).
+pub const COMPACTION_MIN_AGE_SECS: u64 = 14 * 24 * 60 * 60;
+
+/// Largest bootstrap response accepted from control, in bytes.
+pub const MAX_BOOTSTRAP_RESPONSE: usize = 1 << 20;
+/// Largest sync-offer or sync-send response accepted from control, in bytes.
+pub const MAX_SYNC_RESPONSE: usize = 10 << 20;
