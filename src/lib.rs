@@ -16,6 +16,7 @@ pub mod error;
 pub mod limits;
 pub mod sig;
 pub mod state;
+pub mod storage;
 
 pub use aum::{Aum, AumKind, Signature};
 pub use error::{DecodeError, ValidationError};

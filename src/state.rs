@@ -196,3 +196,118 @@ impl State {
         Ok(present.then_some(s))
     }
 }
+
+/// Why an AUM could not be applied to a state (Go's `applyVerifiedAUM`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// The AUM's parent is not the state's last AUM.
+    ParentMismatch,
+    /// A checkpoint without a state.
+    MissingCheckpointState,
+    /// A checkpoint that changes the state IDs.
+    StateIdMismatch,
+    /// An AddKey without a key.
+    MissingKey,
+    /// The key's kind has no ID.
+    KeyId(crate::key::KeyIdError),
+    /// AddKey of a key already trusted.
+    KeyExists,
+    /// UpdateKey or RemoveKey of a key not trusted.
+    NoSuchKey,
+    /// UpdateKey produced an invalid key.
+    UpdatedKeyInvalid(ValidationError),
+}
+
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApplyError::ParentMismatch => f.write_str("parent AUMHash mismatch"),
+            ApplyError::MissingCheckpointState => f.write_str("missing checkpoint state"),
+            ApplyError::StateIdMismatch => {
+                f.write_str("checkpointed state has an incorrect stateID")
+            }
+            ApplyError::MissingKey => f.write_str("no key to add provided"),
+            ApplyError::KeyId(e) => write!(f, "{e}"),
+            ApplyError::KeyExists => f.write_str("key already exists"),
+            ApplyError::NoSuchKey => f.write_str("key not found"),
+            ApplyError::UpdatedKeyInvalid(e) => write!(f, "updated key fails validation: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ApplyError {}
+
+impl State {
+    fn key_index(&self, id: &[u8]) -> Result<Option<usize>, ApplyError> {
+        for (i, k) in self.keys().iter().enumerate() {
+            if k.id().map_err(ApplyError::KeyId)? == id {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Applies an AUM whose hash is `hash` (Go's `applyVerifiedAUM`). The
+    /// caller has verified it. On error the state is unchanged.
+    pub fn apply(&mut self, aum: &crate::aum::Aum, hash: AumHash) -> Result<(), ApplyError> {
+        use crate::aum::AumKind;
+        if let Some(last) = &self.last_aum_hash {
+            if aum.prev_aum_hash.as_deref() != Some(&last.0[..]) {
+                return Err(ApplyError::ParentMismatch);
+            }
+        }
+        match aum.message_kind {
+            AumKind::CHECKPOINT => {
+                let st = aum
+                    .state
+                    .as_ref()
+                    .ok_or(ApplyError::MissingCheckpointState)?;
+                if st.state_id1 != self.state_id1 || st.state_id2 != self.state_id2 {
+                    return Err(ApplyError::StateIdMismatch);
+                }
+                *self = st.clone();
+            }
+            AumKind::ADD_KEY => {
+                let key = aum.key.as_ref().ok_or(ApplyError::MissingKey)?;
+                let id = key.id().map_err(ApplyError::KeyId)?;
+                if self.key(id).is_some() {
+                    return Err(ApplyError::KeyExists);
+                }
+                self.keys.get_or_insert_with(Vec::new).push(key.clone());
+            }
+            AumKind::UPDATE_KEY => {
+                let id = aum.key_id.as_deref().unwrap_or(&[]);
+                let mut k = self.key(id).ok_or(ApplyError::NoSuchKey)?.clone();
+                if let Some(v) = aum.votes {
+                    k.votes = v;
+                }
+                if let Some(m) = &aum.meta {
+                    k.meta = Some(m.clone());
+                }
+                k.static_validate().map_err(ApplyError::UpdatedKeyInvalid)?;
+                // Go replaces every key with that ID, failing on a key whose
+                // kind has no ID; check first so failure changes nothing.
+                for other in self.keys() {
+                    other.id().map_err(ApplyError::KeyId)?;
+                }
+                for slot in self.keys.iter_mut().flatten() {
+                    if slot.id().is_ok_and(|sid| sid == id) {
+                        *slot = k.clone();
+                    }
+                }
+            }
+            AumKind::REMOVE_KEY => {
+                let id = aum.key_id.as_deref().unwrap_or(&[]);
+                let idx = self.key_index(id)?.ok_or(ApplyError::NoSuchKey)?;
+                if let Some(keys) = self.keys.as_mut() {
+                    keys.remove(idx);
+                }
+            }
+            // NoOp and unknown kinds only move the head.
+            _ => {}
+        }
+        self.last_aum_hash = Some(hash);
+        Ok(())
+    }
+}
