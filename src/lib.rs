@@ -4,8 +4,8 @@
 #![warn(missing_docs)]
 
 pub mod ed25519;
-pub mod kdf;
 pub mod hash;
+pub mod kdf;
 pub mod key;
 
 pub use hash::AumHash;

@@ -30,7 +30,15 @@ fn handler_for(stem: &str) -> Option<Handler> {
 
 /// Known vector files whose features arrive with later work.
 const LATER: &[&str] = &[
-    "aum", "decode", "key", "sig", "hardening", "chains", "sync", "bootstrap", "tailchonk",
+    "aum",
+    "decode",
+    "key",
+    "sig",
+    "hardening",
+    "chains",
+    "sync",
+    "bootstrap",
+    "tailchonk",
 ];
 
 fn run_dir(dir: &Path, failures: &mut Vec<String>) {
@@ -77,7 +85,10 @@ fn run_dir(dir: &Path, failures: &mut Vec<String>) {
                 path.display()
             );
         } else {
-            println!("vectors: {} {passed} passed, {failed} failed", path.display());
+            println!(
+                "vectors: {} {passed} passed, {failed} failed",
+                path.display()
+            );
         }
     }
 }
