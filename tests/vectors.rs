@@ -13,6 +13,8 @@ mod aum;
 mod common;
 #[path = "vectors/decode.rs"]
 mod decode;
+#[path = "vectors/sig.rs"]
+mod sig;
 #[path = "vectors/ed25519.rs"]
 mod ed25519;
 #[path = "vectors/kdf.rs"]
@@ -32,6 +34,7 @@ fn handler_for(stem: &str) -> Option<Handler> {
         "decode" => Some(decode::case),
         "key" => Some(key::case),
         "ed25519" => Some(ed25519::case),
+        "sig" | "hardening" => Some(sig::case),
         "kdf" => Some(kdf::case),
         _ => None,
     }
@@ -39,8 +42,6 @@ fn handler_for(stem: &str) -> Option<Handler> {
 
 /// Known vector files whose features arrive with later work.
 const LATER: &[&str] = &[
-    "sig",
-    "hardening",
     "chains",
     "sync",
     "bootstrap",

@@ -12,7 +12,8 @@ pub fn case(c: &Value, _dir: &Path) -> Outcome {
     match c["type"].as_str() {
         Some("verify") => verify(c).into(),
         // These need the authority and node-key signature code.
-        Some("tka_bootstrap") | Some("tka_nks") => Outcome::Skip,
+        Some("tka_nks") => super::sig::verify(c).into(),
+        Some("tka_bootstrap") => Outcome::Skip,
         other => Outcome::Fail(format!("unknown case type {other:?}")),
     }
 }
