@@ -13,14 +13,14 @@ mod aum;
 mod common;
 #[path = "vectors/decode.rs"]
 mod decode;
-#[path = "vectors/sig.rs"]
-mod sig;
 #[path = "vectors/ed25519.rs"]
 mod ed25519;
 #[path = "vectors/kdf.rs"]
 mod kdf;
 #[path = "vectors/key.rs"]
 mod key;
+#[path = "vectors/sig.rs"]
+mod sig;
 
 use common::Outcome;
 
@@ -41,12 +41,7 @@ fn handler_for(stem: &str) -> Option<Handler> {
 }
 
 /// Known vector files whose features arrive with later work.
-const LATER: &[&str] = &[
-    "chains",
-    "sync",
-    "bootstrap",
-    "tailchonk",
-];
+const LATER: &[&str] = &["chains", "sync", "bootstrap", "tailchonk"];
 
 fn run_dir(dir: &Path, failures: &mut Vec<String>) {
     std::panic::set_hook(Box::new(|_| {}));

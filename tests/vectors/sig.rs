@@ -22,8 +22,16 @@ fn seed(v: &Value) -> Result<[u8; 32], String> {
 /// A verify case; `hardened_verdict` wins over Go's `verdict` when present.
 pub fn verify(c: &Value) -> Result<(), String> {
     let cbor = hex(&c["cbor"]);
-    let node_key = NodeKey(hex(&c["node_key"]).try_into().map_err(|_| "node key length")?);
-    eq("node_key_text", node_key.to_string(), c["node_key_text"].as_str().unwrap().to_owned())?;
+    let node_key = NodeKey(
+        hex(&c["node_key"])
+            .try_into()
+            .map_err(|_| "node key length")?,
+    );
+    eq(
+        "node_key_text",
+        node_key.to_string(),
+        c["node_key_text"].as_str().unwrap().to_owned(),
+    )?;
     let trusted = keys_opt(&c["trusted_keys"]).unwrap_or_default();
     match NodeKeySignature::from_cbor(&cbor) {
         Ok(s) => {
@@ -38,11 +46,19 @@ pub fn verify(c: &Value) -> Result<(), String> {
             }
             if c.get("authorizing_key_id").is_some() {
                 let got = s.authorizing_key_id().ok().map(to_hex);
-                eq("authorizing_key_id", got, c["authorizing_key_id"].as_str().map(str::to_owned))?;
+                eq(
+                    "authorizing_key_id",
+                    got,
+                    c["authorizing_key_id"].as_str().map(str::to_owned),
+                )?;
             }
             if c.get("wrapping_public").is_some() {
                 let got = s.wrapping_public().map(to_hex);
-                eq("wrapping_public", got, c["wrapping_public"].as_str().map(str::to_owned))?;
+                eq(
+                    "wrapping_public",
+                    got,
+                    c["wrapping_public"].as_str().map(str::to_owned),
+                )?;
             }
         }
         Err(e) => {
@@ -71,9 +87,15 @@ pub fn verify(c: &Value) -> Result<(), String> {
                     let got_prev_text: Vec<String> =
                         rd.prev_node_keys.iter().map(|k| k.to_string()).collect();
                     if got_prev != want_prev && got_prev_text != want_prev {
-                        return Err(format!("prev_node_keys: got {got_prev:?}, want {want_prev:?}"));
+                        return Err(format!(
+                            "prev_node_keys: got {got_prev:?}, want {want_prev:?}"
+                        ));
                     }
-                    eq("initial_sig", &rd.initial_sig, &nks(&want_rd["initial_sig"]))
+                    eq(
+                        "initial_sig",
+                        &rd.initial_sig,
+                        &nks(&want_rd["initial_sig"]),
+                    )
                 }
                 (got, _) => Err(format!("rotation details: got {got:?}, want {want_rd}")),
             }
@@ -86,7 +108,11 @@ pub fn verify(c: &Value) -> Result<(), String> {
 
 fn resign_case(c: &Value) -> Result<(), String> {
     let key = NlPrivate::from_seed(&seed(&c["rotation_key_seed"])?);
-    let nk = NodeKey(hex(&c["new_node_key"]).try_into().map_err(|_| "node key length")?);
+    let nk = NodeKey(
+        hex(&c["new_node_key"])
+            .try_into()
+            .map_err(|_| "node key length")?,
+    );
     let got = resign(&key, &nk, &hex(&c["old_nks"]));
     match (got, c["result"].as_str()) {
         (Ok(bytes), Some(want)) => eq("result", to_hex(&bytes), want.to_owned()),
@@ -103,9 +129,17 @@ fn wrapped(c: &Value) -> Result<(), String> {
     eq("is_wrapped", got.is_some(), is_wrapped)?;
     match got {
         Some(w) => {
-            eq("auth_key", w.auth_key.as_str(), c["auth_key"].as_str().unwrap())?;
+            eq(
+                "auth_key",
+                w.auth_key.as_str(),
+                c["auth_key"].as_str().unwrap(),
+            )?;
             eq("sig", &w.sig, &nks(&c["sig"]))?;
-            eq("priv", to_hex(&w.private), c["priv"].as_str().unwrap().to_owned())
+            eq(
+                "priv",
+                to_hex(&w.private),
+                c["priv"].as_str().unwrap().to_owned(),
+            )
         }
         None => eq("auth_key", input, c["auth_key"].as_str().unwrap()),
     }
