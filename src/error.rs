@@ -115,3 +115,161 @@ impl fmt::Display for ValidationError {
 }
 
 impl std::error::Error for ValidationError {}
+
+use crate::aum::AumKind;
+use crate::hash::AumHash;
+use crate::state::ApplyError;
+use crate::storage::StorageError;
+
+/// Why an AUM was not accepted on top of a state (Go's `aumVerify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AumVerifyError {
+    /// The AUM failed static validation.
+    Invalid(ValidationError),
+    /// A non-genesis AUM without a parent.
+    NoParent,
+    /// The state has no last AUM to check the parent against.
+    StateHasNoHead,
+    /// The AUM's parent is not the state's last AUM.
+    ParentMismatch,
+    /// The AUM carries no signature.
+    Unsigned,
+    /// Signature `index` is by a key the state does not trust.
+    UnknownSigner(usize),
+    /// Signature `index` does not verify (or its key cannot verify).
+    BadSignature(usize),
+    /// The AUM removes the only trusted key.
+    RemovesLastKey,
+}
+
+impl fmt::Display for AumVerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AumVerifyError::Invalid(e) => write!(f, "invalid: {e}"),
+            AumVerifyError::NoParent => f.write_str("aum has no parent"),
+            AumVerifyError::StateHasNoHead => {
+                f.write_str("cannot check parent against a state with no previous AUM")
+            }
+            AumVerifyError::ParentMismatch => f.write_str("parent does not match the state"),
+            AumVerifyError::Unsigned => f.write_str("unsigned AUM"),
+            AumVerifyError::UnknownSigner(i) => {
+                write!(f, "bad keyID on signature {i}: key not found")
+            }
+            AumVerifyError::BadSignature(i) => write!(f, "signature {i}: invalid signature"),
+            AumVerifyError::RemovesLastKey => {
+                f.write_str("cannot remove the last key in the state")
+            }
+        }
+    }
+}
+
+impl std::error::Error for AumVerifyError {}
+
+/// Why an authority operation failed. On any error the authority and its
+/// storage are left as they were, except where a variant says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthorityError {
+    /// The embedder's storage failed.
+    Storage(StorageError),
+    /// An AUM that had to be stored is not.
+    NotFound(AumHash),
+    /// An AUM's parent is not stored.
+    MissingParent(AumHash),
+    /// A walk exceeded Go's iteration limit.
+    IterationLimit(usize),
+    /// Storage holds no AUMs.
+    NoChainCandidates,
+    /// Storage holds several unrelated chains and no hint picks one.
+    MultipleDistinctChains,
+    /// A parentless AUM that cannot start a chain.
+    InvalidGenesis(AumKind),
+    /// A parentless AUM that could not be applied.
+    Genesis(ApplyError),
+    /// A walk had no start.
+    NoInitialHead,
+    /// Replaying a stored AUM after `at` failed.
+    Advance {
+        /// The AUM whose child failed.
+        at: AumHash,
+        /// Why.
+        error: ApplyError,
+    },
+    /// No child lies on the path being replayed.
+    NoCandidateOnPath,
+    /// Bootstrap into storage that already holds AUMs.
+    NotEmpty,
+    /// Bootstrap with an AUM that is not a checkpoint.
+    BootstrapNotCheckpoint(AumKind),
+    /// Bootstrap (or create) with an AUM that fails verification.
+    InvalidBootstrap(AumVerifyError),
+    /// Inform with no AUMs.
+    EmptyInform,
+    /// Update `index` has no parent.
+    UpdateMissingParent(usize),
+    /// The state at update `index`'s parent could not be computed.
+    UpdateState {
+        /// Which update.
+        index: usize,
+        /// Why.
+        error: Box<AuthorityError>,
+    },
+    /// Update `index` failed verification.
+    UpdateInvalid {
+        /// Which update.
+        index: usize,
+        /// Why.
+        error: AumVerifyError,
+    },
+    /// Update `index` could not be applied.
+    UpdateApply {
+        /// Which update.
+        index: usize,
+        /// Why.
+        error: ApplyError,
+    },
+    /// A builder or revocation request that cannot be carried out.
+    Builder(&'static str),
+    /// Compaction could not find a consistent ancestor.
+    Compaction(&'static str),
+}
+
+impl From<StorageError> for AuthorityError {
+    fn from(e: StorageError) -> Self {
+        AuthorityError::Storage(e)
+    }
+}
+
+impl fmt::Display for AuthorityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use AuthorityError::*;
+        match self {
+            Storage(e) => write!(f, "{e}"),
+            NotFound(h) => write!(f, "AUM {h} does not exist"),
+            MissingParent(h) => write!(f, "reading parent ({h}): does not exist"),
+            IterationLimit(n) => write!(f, "iteration limit exceeded ({n})"),
+            NoChainCandidates => f.write_str("no chain candidates in AUM storage"),
+            MultipleDistinctChains => f.write_str("multiple distinct chains"),
+            InvalidGenesis(k) => write!(f, "invalid genesis update: {k}"),
+            Genesis(e) => write!(f, "applying genesis: {e}"),
+            NoInitialHead => f.write_str("invalid initial state"),
+            Advance { at, error } => write!(f, "advance {at}: {error}"),
+            NoCandidateOnPath => f.write_str("no candidate matching path"),
+            NotEmpty => f.write_str("tailchonk is not empty"),
+            BootstrapNotCheckpoint(k) => {
+                write!(f, "bootstrap AUMs must be checkpoint messages, got {k}")
+            }
+            InvalidBootstrap(e) => write!(f, "invalid bootstrap: {e}"),
+            EmptyInform => f.write_str("inform called with empty slice"),
+            UpdateMissingParent(i) => write!(f, "update {i}: missing parent"),
+            UpdateState { index, error } => write!(f, "update {index} computing state: {error}"),
+            UpdateInvalid { index, error } => write!(f, "update {index} invalid: {error}"),
+            UpdateApply { index, error } => write!(f, "update {index} cannot be applied: {error}"),
+            Builder(why) => write!(f, "builder: {why}"),
+            Compaction(why) => write!(f, "compaction: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for AuthorityError {}

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 #[path = "vectors/aum.rs"]
 mod aum;
+#[path = "vectors/chains.rs"]
+mod chains;
 #[path = "vectors/common.rs"]
 mod common;
 #[path = "vectors/decode.rs"]
@@ -35,6 +37,7 @@ fn handler_for(stem: &str) -> Option<Handler> {
         "key" => Some(key::case),
         "ed25519" => Some(ed25519::case),
         "sig" | "hardening" => Some(sig::case),
+        "chains" => Some(chains::case),
         "kdf" => Some(kdf::case),
         _ => None,
     }

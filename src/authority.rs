@@ -1,0 +1,295 @@
+//! The authority: the active chain's head and state, and the operations that
+//! move it (Go's `tka.Authority`).
+
+use crate::aum::{Aum, AumKind, Signature};
+use crate::chain::{active_chain, state_at};
+use crate::ed25519;
+use crate::error::{AumVerifyError, AuthorityError};
+use crate::hash::AumHash;
+use crate::key::{Key, KeyKind, NlPrivate, NodeKey};
+use crate::limits::MAX_SCAN_ITERATIONS;
+use crate::sig::{Authorized, NksError};
+use crate::state::State;
+use crate::storage::{Storage, StoredAum, VerifiedAum};
+use std::collections::HashMap;
+
+/// Go's `aumVerify`: the rule for accepting `aum` on top of `state` (the
+/// state at its parent; for a genesis, the checkpoint's own state).
+///
+/// Static validation; the parent is the state's head (unless genesis); at
+/// least one signature; every signature by a key in `state` and valid under
+/// ZIP-215 over the AUM's signature hash; not removing the last key.
+pub fn verify_aum(aum: &Aum, state: &State, is_genesis: bool) -> Result<(), AumVerifyError> {
+    aum.static_validate().map_err(AumVerifyError::Invalid)?;
+    if !is_genesis {
+        let parent = aum.parent().ok_or(AumVerifyError::NoParent)?;
+        let last = state.last_aum_hash.ok_or(AumVerifyError::StateHasNoHead)?;
+        if last != parent {
+            return Err(AumVerifyError::ParentMismatch);
+        }
+    }
+    if aum.signatures().is_empty() {
+        return Err(AumVerifyError::Unsigned);
+    }
+    let sig_hash = aum.sig_hash();
+    for (i, sig) in aum.signatures().iter().enumerate() {
+        verify_one(sig, &sig_hash, state, i)?;
+    }
+    if aum.message_kind == AumKind::REMOVE_KEY {
+        if let [only] = state.keys() {
+            if only.id().is_ok_and(|id| Some(id) == aum.key_id.as_deref()) {
+                return Err(AumVerifyError::RemovesLastKey);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn verify_one(
+    sig: &Signature,
+    sig_hash: &[u8; 32],
+    state: &State,
+    i: usize,
+) -> Result<(), AumVerifyError> {
+    let kid = sig.key_id.as_deref().unwrap_or(&[]);
+    let key = state.key(kid).ok_or(AumVerifyError::UnknownSigner(i))?;
+    if key.kind != KeyKind::ED25519 {
+        return Err(AumVerifyError::BadSignature(i));
+    }
+    let public = key.public.as_deref().unwrap_or(&[]);
+    let signature = sig.signature.as_deref().unwrap_or(&[]);
+    // AUM acceptance is exactly Go's: plain ZIP-215, no hardening.
+    ed25519::verify_zip215(public, sig_hash, signature).map_err(|_| AumVerifyError::BadSignature(i))
+}
+
+/// A tailnet key authority: the head of the active chain, its oldest stored
+/// ancestor and the state at the head.
+#[derive(Clone, Debug)]
+pub struct Authority {
+    head: StoredAum,
+    oldest: StoredAum,
+    state: State,
+}
+
+impl Authority {
+    /// Opens the authority held in `storage` (Go's `Open`). Signatures are
+    /// not re-checked: storage only ever receives verified AUMs.
+    pub fn open<S: Storage + ?Sized>(storage: &S) -> Result<Self, AuthorityError> {
+        let hint = storage.last_active_ancestor()?;
+        let c = active_chain(storage, hint, MAX_SCAN_ITERATIONS)?;
+        Ok(Authority {
+            head: c.head,
+            oldest: c.oldest,
+            state: c.state,
+        })
+    }
+
+    /// Starts a new authority from `state` (Go's `Create`): a genesis
+    /// checkpoint signed by `signer`, which must be one of the state's keys.
+    pub fn create<S: Storage + ?Sized>(
+        storage: &mut S,
+        state: State,
+        signer: &NlPrivate,
+        now: u64,
+    ) -> Result<(Self, Aum), AuthorityError> {
+        let mut genesis = Aum {
+            message_kind: AumKind::CHECKPOINT,
+            state: Some(state),
+            ..Default::default()
+        };
+        genesis
+            .static_validate()
+            .map_err(|e| AuthorityError::InvalidBootstrap(AumVerifyError::Invalid(e)))?;
+        let sig = signer.sign(&genesis.sig_hash());
+        genesis.signatures = Some(vec![Signature {
+            key_id: Some(signer.public().0.to_vec()),
+            signature: Some(sig.to_vec()),
+        }]);
+        let a = Authority::bootstrap(storage, genesis.clone(), now)?;
+        Ok((a, genesis))
+    }
+
+    /// Initialises empty `storage` from a checkpoint (Go's `Bootstrap`). The
+    /// checkpoint's signers must be keys of its own state; it need not be
+    /// parentless.
+    pub fn bootstrap<S: Storage + ?Sized>(
+        storage: &mut S,
+        genesis: Aum,
+        now: u64,
+    ) -> Result<Self, AuthorityError> {
+        if !storage.heads()?.is_empty() {
+            return Err(AuthorityError::NotEmpty);
+        }
+        if genesis.message_kind != AumKind::CHECKPOINT {
+            return Err(AuthorityError::BootstrapNotCheckpoint(genesis.message_kind));
+        }
+        let Some(state) = genesis.state.as_ref() else {
+            return Err(AuthorityError::InvalidBootstrap(AumVerifyError::Invalid(
+                crate::ValidationError::KindFields {
+                    kind: AumKind::CHECKPOINT,
+                    problem: "must specify the state",
+                },
+            )));
+        };
+        verify_aum(&genesis, state, true).map_err(AuthorityError::InvalidBootstrap)?;
+        let verified = VerifiedAum::new_verified(StoredAum::new(genesis));
+        let hash = verified.hash();
+        storage.commit_verified_aums(&[verified], now)?;
+        storage.set_last_active_ancestor(hash)?;
+        Authority::open(storage)
+    }
+
+    /// Verifies and stores `updates` (oldest first), then moves the head by
+    /// fork choice (Go's `Inform`). All or nothing: on error neither the
+    /// authority nor storage changes. AUMs already stored are skipped.
+    pub fn inform<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        updates: &[Aum],
+        now: u64,
+    ) -> Result<(), AuthorityError> {
+        let stored: Vec<StoredAum> = updates.iter().cloned().map(StoredAum::new).collect();
+        self.inform_stored(storage, stored, now)
+    }
+
+    /// [`Authority::inform`] for AUMs already hashed.
+    pub fn inform_stored<S: Storage + ?Sized>(
+        &mut self,
+        storage: &mut S,
+        updates: Vec<StoredAum>,
+        now: u64,
+    ) -> Result<(), AuthorityError> {
+        if updates.is_empty() {
+            return Err(AuthorityError::EmptyInform);
+        }
+        let mut state_at_hash: HashMap<AumHash, State> = HashMap::new();
+        let mut prev = self.head();
+        state_at_hash.insert(prev, self.state.clone());
+        let mut to_commit: Vec<VerifiedAum> = Vec::with_capacity(updates.len());
+        let mut head_chain = true;
+        let mut last_state: Option<State> = None;
+        for (index, update) in updates.iter().enumerate() {
+            let hash = update.hash();
+            if storage.aum(&hash)?.is_some() {
+                head_chain = false;
+                continue;
+            }
+            let parent = update
+                .parent()
+                .ok_or(AuthorityError::UpdateMissingParent(index))?;
+            let parent_state = match state_at_hash.get(&parent) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = state_at(storage, MAX_SCAN_ITERATIONS, parent).map_err(|e| {
+                        AuthorityError::UpdateState {
+                            index,
+                            error: Box::new(e),
+                        }
+                    })?;
+                    state_at_hash.insert(parent, s.clone());
+                    s
+                }
+            };
+            verify_aum(update.aum(), &parent_state, false)
+                .map_err(|error| AuthorityError::UpdateInvalid { index, error })?;
+            let mut next = parent_state;
+            next.apply(update.aum(), hash)
+                .map_err(|error| AuthorityError::UpdateApply { index, error })?;
+            if parent != prev {
+                head_chain = false;
+            }
+            prev = hash;
+            state_at_hash.insert(hash, next.clone());
+            last_state = Some(next);
+            to_commit.push(VerifiedAum::new_verified(update.clone()));
+        }
+        storage.commit_verified_aums(&to_commit, now)?;
+        if head_chain {
+            if let (Some(last), Some(state)) = (to_commit.last(), last_state) {
+                self.head = last.stored().clone();
+                self.state = state;
+                return Ok(());
+            }
+        }
+        let c = active_chain(storage, Some(self.oldest.hash()), MAX_SCAN_ITERATIONS)?;
+        self.head = c.head;
+        self.oldest = c.oldest;
+        self.state = c.state;
+        Ok(())
+    }
+
+    /// The head hash.
+    pub fn head(&self) -> AumHash {
+        self.head.hash()
+    }
+
+    /// The head AUM.
+    pub fn head_aum(&self) -> &StoredAum {
+        &self.head
+    }
+
+    /// The oldest stored AUM of the active chain.
+    pub fn oldest_ancestor(&self) -> &StoredAum {
+        &self.oldest
+    }
+
+    /// The state at the head.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The trusted keys, in state order.
+    pub fn keys(&self) -> &[Key] {
+        self.state.keys()
+    }
+
+    /// Whether a key with this ID is trusted.
+    pub fn key_trusted(&self, key_id: &[u8]) -> bool {
+        self.state.key(key_id).is_some()
+    }
+
+    /// The two state IDs fixed at `lock init`.
+    pub fn state_ids(&self) -> (u64, u64) {
+        (self.state.state_id1, self.state.state_id2)
+    }
+
+    /// Whether `secret` is a disablement secret of this authority (Argon2i,
+    /// compared in constant time).
+    pub fn valid_disablement(&self, secret: &[u8]) -> bool {
+        let values: Vec<&[u8]> = self.state.disablement_values().collect();
+        crate::kdf::check_disablement(secret, &values)
+    }
+
+    /// Whether `signature` authorizes `node_key` under the trusted keys
+    /// (hardened against small-order verification keys; see [`crate::sig`]).
+    pub fn node_key_authorized(
+        &self,
+        node_key: &NodeKey,
+        signature: &[u8],
+    ) -> Result<Authorized, NksError> {
+        crate::sig::node_key_authorized(self.state.keys(), node_key, signature)
+    }
+
+    /// The hashes of the active chain, oldest ancestor first, head last.
+    pub fn active_chain_hashes<S: Storage + ?Sized>(
+        &self,
+        storage: &S,
+    ) -> Result<Vec<AumHash>, AuthorityError> {
+        let mut out = vec![self.head.hash()];
+        let mut cursor = self.head.clone();
+        while cursor.hash() != self.oldest.hash() {
+            let Some(p) = cursor.parent() else { break };
+            cursor = storage.aum(&p)?.ok_or(AuthorityError::MissingParent(p))?;
+            out.push(cursor.hash());
+            if out.len() > MAX_SCAN_ITERATIONS + 1 {
+                return Err(AuthorityError::IterationLimit(MAX_SCAN_ITERATIONS));
+            }
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    pub(crate) fn set_oldest(&mut self, oldest: StoredAum) {
+        self.oldest = oldest;
+    }
+}
