@@ -99,8 +99,7 @@ fn mark_active_chain<S: Storage + ?Sized>(
         let p = parent.unwrap_or(AumHash::ZERO);
         next = load(storage, &p)?;
     }
-    loop {
-        let Some(parent) = next.parent() else { break };
+    while let Some(parent) = next.parent() {
         *v.entry(parent).or_default() |= CANDIDATE;
         match storage.aum(&parent)? {
             Some(p) => next = p,
