@@ -119,7 +119,11 @@ impl Aum {
     /// Decodes an AUM with Go's exact acceptance rules.
     pub fn from_cbor(input: &[u8]) -> Result<Self, DecodeError> {
         check_well_formed(input)?;
-        let mut r = Reader::new(input);
+        Self::decode(&mut Reader::new(input))
+    }
+
+    /// Decodes an AUM map (or `null`, the zero AUM) from well-formed input.
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let mut a = Aum::default();
         let known = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7);
         r.struct_map("tka.AUM", known | (1 << 23), |r, f| {
@@ -208,6 +212,14 @@ impl Aum {
             }
         }
         Ok(())
+    }
+
+    /// Writes the canonical encoding into an encoder (for nesting).
+    pub(crate) fn encode_to<W: minicbor::encode::Write>(
+        &self,
+        e: &mut Encoder<W>,
+    ) -> Result<(), minicbor::encode::Error<W::Error>> {
+        self.encode(e, true)
     }
 
     /// The canonical (CTAP2) CBOR encoding, byte-identical to Go's `Serialize`.

@@ -121,6 +121,18 @@ fn from_minicbor(e: minicbor::decode::Error) -> DecodeError {
     }
 }
 
+/// Checks that `input` starts with one well-formed item within Go's limits
+/// and returns its length; bytes after it are not examined (Go's streaming
+/// decoder, used for on-disk files, ignores them).
+pub fn check_well_formed_prefix(input: &[u8]) -> Result<usize, DecodeError> {
+    if input.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let mut d = Decoder::new(input);
+    wf_item(&mut d, 0)?;
+    Ok(d.position())
+}
+
 /// Checks that `input` holds exactly one well-formed item within Go's limits.
 ///
 /// Nothing is allocated; recursion is bounded by the depth limit.
@@ -300,6 +312,28 @@ impl<'b> Reader<'b> {
             return Err(DecodeError::Overflow { target, value: v });
         }
         Ok(v)
+    }
+
+    /// A Go `int64`; `null`/`undefined` give 0.
+    pub(crate) fn int64(&mut self, target: &'static str) -> Result<i64, DecodeError> {
+        match self.ty()? {
+            Type::Null | Type::Undefined => {
+                skip_bytes(&mut self.d, 1)?;
+                Ok(0)
+            }
+            Type::U8 | Type::U16 | Type::U32 | Type::U64 => {
+                let v = self.d.u64().map_err(from_minicbor)?;
+                i64::try_from(v).map_err(|_| DecodeError::Overflow { target, value: v })
+            }
+            Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => {
+                let i = i128::from(self.d.int().map_err(from_minicbor)?);
+                i64::try_from(i).map_err(|_| DecodeError::Overflow {
+                    target,
+                    value: u64::try_from(-1 - i).unwrap_or(u64::MAX),
+                })
+            }
+            _ => Err(self.mismatch(target)),
+        }
     }
 
     /// A byte slice; `None` for `null`/`undefined`. An array of small

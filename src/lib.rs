@@ -20,6 +20,7 @@ pub mod limits;
 pub mod sig;
 pub mod state;
 pub mod storage;
+pub mod tailchonk;
 
 pub use aum::{Aum, AumKind, Signature};
 pub use authority::Authority;

@@ -183,6 +183,18 @@ impl MemStorage {
         s
     }
 
+    /// Adds one AUM the embedder persisted earlier, with the commit time it
+    /// recorded (trusted as its own record, like
+    /// [`MemStorage::from_persisted`]).
+    pub fn load_persisted(&mut self, aum: StoredAum, commit_time: u64) {
+        self.insert(aum, commit_time);
+    }
+
+    /// Sets the last-active-ancestor hint (as loaded from disk).
+    pub fn load_last_active_ancestor(&mut self, hash: Option<AumHash>) {
+        self.last_active_ancestor = hash;
+    }
+
     /// Number of stored AUMs.
     pub fn len(&self) -> usize {
         self.aums.len()

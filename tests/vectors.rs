@@ -23,6 +23,8 @@ mod kdf;
 mod key;
 #[path = "vectors/sig.rs"]
 mod sig;
+#[path = "vectors/tailchonk.rs"]
+mod tailchonk;
 
 use common::Outcome;
 
@@ -38,6 +40,7 @@ fn handler_for(stem: &str) -> Option<Handler> {
         "ed25519" => Some(ed25519::case),
         "sig" | "hardening" => Some(sig::case),
         "chains" => Some(chains::case),
+        "tailchonk" => Some(tailchonk::case),
         "kdf" => Some(kdf::case),
         _ => None,
     }

@@ -1,0 +1,166 @@
+//! Go's on-disk AUM store (`tka.FS`, "tailchonk"): the file format, and a
+//! loader that reads such a directory into a [`MemStorage`].
+//!
+//! Layout: `<dir>/<first two chars of the base32 hash>/<52-char base32
+//! hash>`, each file a CBOR map {2: AUM, 3: CreatedUnix, 4: PurgedUnix}
+//! (key 1, an old children list, is ignored), and `<dir>/last_active_ancestor`
+//! holding the raw 32-byte hash. Purge is a soft delete: the file stays with
+//! PurgedUnix set. Files read with Go's strict decoder, except that bytes
+//! after the map are ignored, as Go's streaming decoder does.
+
+use crate::aum::Aum;
+use crate::cbor::{check_well_formed_prefix, encode_to_vec, DecodeError, Reader};
+use crate::hash::AumHash;
+use crate::storage::{MemStorage, StoredAum};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One file of Go's store.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct FsEntry {
+    /// The AUM; `None` means the entry holds nothing.
+    pub aum: Option<Aum>,
+    /// When the AUM was first committed (Unix seconds; 0 if unknown).
+    pub created_unix: i64,
+    /// When it was purged (Unix seconds; 0 if live).
+    pub purged_unix: i64,
+}
+
+impl FsEntry {
+    /// Decodes a file's bytes.
+    pub fn from_cbor(bytes: &[u8]) -> Result<Self, DecodeError> {
+        check_well_formed_prefix(bytes)?;
+        let mut r = Reader::new(bytes);
+        let mut e = FsEntry::default();
+        r.struct_map("tka.fsHashInfo", 0b11110, |r, f| {
+            match f {
+                2 => {
+                    e.aum = if r.take_nil()? {
+                        None
+                    } else {
+                        Some(Aum::decode(r)?)
+                    }
+                }
+                3 => e.created_unix = r.int64("tka.fsHashInfo.CreatedUnix")?,
+                4 => e.purged_unix = r.int64("tka.fsHashInfo.PurgedUnix")?,
+                // Key 1 (the old children list) is read and dropped.
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        Ok(e)
+    }
+
+    /// The canonical encoding Go writes.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        encode_to_vec(|e| {
+            let n = 1 + u64::from(self.created_unix != 0) + u64::from(self.purged_unix != 0);
+            e.map(n)?;
+            e.u8(2)?;
+            match &self.aum {
+                Some(a) => a.encode_to(e)?,
+                None => {
+                    e.null()?;
+                }
+            }
+            if self.created_unix != 0 {
+                e.u8(3)?.i64(self.created_unix)?;
+            }
+            if self.purged_unix != 0 {
+                e.u8(4)?.i64(self.purged_unix)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Why a Go store directory could not be loaded.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TailchonkError {
+    /// Reading the directory failed.
+    Io(PathBuf, std::io::Error),
+    /// A file did not decode.
+    Decode(PathBuf, DecodeError),
+    /// A file's AUM does not hash to its name.
+    HashMismatch(PathBuf),
+    /// `last_active_ancestor` is not 32 bytes.
+    BadAncestor(usize),
+}
+
+impl fmt::Display for TailchonkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TailchonkError::Io(p, e) => write!(f, "{}: {e}", p.display()),
+            TailchonkError::Decode(p, e) => write!(f, "{}: {e}", p.display()),
+            TailchonkError::HashMismatch(p) => {
+                write!(f, "{}: AUM does not match its file name", p.display())
+            }
+            TailchonkError::BadAncestor(n) => {
+                write!(f, "last_active_ancestor has {n} bytes, want 32")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TailchonkError {}
+
+/// Most bytes read from one AUM file; Go's AUMs are far smaller.
+const MAX_FILE: u64 = 1 << 20;
+
+/// Loads a Go store directory into memory: live AUMs (purged entries and
+/// names that are not hashes are skipped), their commit times, and the
+/// last-active-ancestor hint.
+pub fn load_dir(dir: &Path) -> Result<MemStorage, TailchonkError> {
+    let io = |p: &Path, e| TailchonkError::Io(p.to_path_buf(), e);
+    let mut store = MemStorage::new();
+    for sub in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+        let sub = sub.map_err(|e| io(dir, e))?.path();
+        if !sub.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&sub).map_err(|e| io(&sub, e))? {
+            let path = f.map_err(|e| io(&sub, e))?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let Ok(hash) = name.parse::<AumHash>() else {
+                continue;
+            };
+            let meta = std::fs::metadata(&path).map_err(|e| io(&path, e))?;
+            if !meta.is_file() || meta.len() > MAX_FILE {
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
+            let entry =
+                FsEntry::from_cbor(&bytes).map_err(|e| TailchonkError::Decode(path.clone(), e))?;
+            let Some(aum) = entry.aum else { continue };
+            if entry.purged_unix > 0 {
+                continue;
+            }
+            let stored = StoredAum::new(aum);
+            if stored.hash() != hash {
+                return Err(TailchonkError::HashMismatch(path));
+            }
+            let time = if entry.created_unix > 0 {
+                entry.created_unix as u64
+            } else {
+                meta.modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_secs())
+            };
+            store.load_persisted(stored, time);
+        }
+    }
+    let laa_path = dir.join("last_active_ancestor");
+    match std::fs::read(&laa_path) {
+        Ok(b) => {
+            let h = AumHash::from_slice(&b).map_err(|_| TailchonkError::BadAncestor(b.len()))?;
+            store.load_last_active_ancestor(Some(h));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&laa_path, e)),
+    }
+    Ok(store)
+}
