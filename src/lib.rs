@@ -12,6 +12,7 @@ pub use hash::AumHash;
 pub use key::{NlPublic, NodeKey};
 pub mod aum;
 pub mod authority;
+pub mod builder;
 pub mod cbor;
 mod chain;
 pub mod compact;
