@@ -120,6 +120,47 @@ pub fn verify_zip215(public: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), Verify
         .map_err(|_| VerifyError::BadSignature)
 }
 
+/// One signature for [`verify_zip215_batch`].
+#[derive(Clone, Copy, Debug)]
+pub struct BatchItem<'a> {
+    /// The public key (32 bytes).
+    pub public: &'a [u8],
+    /// The signed message.
+    pub msg: &'a [u8],
+    /// The signature (64 bytes).
+    pub sig: &'a [u8],
+}
+
+/// Checks many ZIP-215 signatures at once; `true` iff every one is valid
+/// under [`verify_zip215`].
+///
+/// ZIP-215 defines single and batch verification by the same cofactored
+/// equation, so the batch accepts exactly what the single checks accept; a
+/// `false` says only that at least one failed (check them singly to name
+/// it). The batch's random coefficients are derived from a hash of every
+/// item (no RNG is used), so a forger cannot predict them without fixing
+/// the whole batch first.
+pub fn verify_zip215_batch(items: &[BatchItem<'_>]) -> bool {
+    use rand_core::SeedableRng;
+    let mut seed = blake2::Blake2s256::default();
+    let mut verifier = ed25519_zebra::batch::Verifier::new();
+    for item in items {
+        let Ok((a, s)) = split_inputs(item.public, item.sig) else {
+            return false;
+        };
+        for part in [item.public, item.sig, item.msg] {
+            blake2::Digest::update(&mut seed, (part.len() as u64).to_le_bytes());
+            blake2::Digest::update(&mut seed, part);
+        }
+        let vk = ed25519_zebra::VerificationKeyBytes::from(a);
+        verifier.queue((vk, ed25519_zebra::Signature::from_bytes(&s), item.msg));
+    }
+    let seed: [u8; 32] = blake2::Digest::finalize(seed).into();
+    verifier
+        .verify(rand_chacha::ChaCha20Rng::from_seed(seed))
+        .is_ok()
+}
+
 /// Verifies `sig` over `msg` under `public` exactly as Go's standard library
 /// `crypto/ed25519.Verify` does (cofactorless).
 ///

@@ -1,0 +1,103 @@
+//! Authority benchmarks: Open, Bootstrap + Inform, node-key checks.
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use tka::builder::Signer;
+use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
+
+fn genesis(k: &NlPrivate) -> Aum {
+    let mut g = Aum {
+        message_kind: AumKind::CHECKPOINT,
+        state: Some(State {
+            last_aum_hash: None,
+            disablement_values: Some(vec![Some(vec![1; 32])]),
+            keys: Some(vec![k.to_key(1)]),
+            state_id1: 1,
+            state_id2: 2,
+        }),
+        ..Default::default()
+    };
+    g.signatures = Some(k.sign_aum(&g.sig_hash()));
+    g
+}
+
+/// `n` signed NoOp AUMs in a line after the genesis.
+fn chain(k: &NlPrivate, n: usize) -> (Aum, Vec<Aum>) {
+    let g = genesis(k);
+    let mut parent = g.hash();
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut a = Aum {
+            message_kind: AumKind::NO_OP,
+            prev_aum_hash: Some(parent.0.to_vec()),
+            ..Default::default()
+        };
+        a.signatures = Some(k.sign_aum(&a.sig_hash()));
+        parent = a.hash();
+        out.push(a);
+    }
+    (g, out)
+}
+
+fn bench(c: &mut Criterion) {
+    let k = NlPrivate::from_seed(&[3; 32]);
+
+    let (g, aums) = chain(&k, 999);
+    let mut store = MemStorage::new();
+    let mut a = Authority::bootstrap(&mut store, g.clone(), 0).unwrap();
+    a.inform(&mut store, &aums, 0).unwrap();
+    c.bench_function("open_1000_aum_chain", |b| {
+        b.iter(|| Authority::open(&store).unwrap())
+    });
+
+    let (g1k, aums1k) = chain(&k, 1000);
+    c.bench_function("bootstrap_inform_1000", |b| {
+        b.iter_batched(
+            MemStorage::new,
+            |mut s| {
+                let mut a = Authority::bootstrap(&mut s, g1k.clone(), 0).unwrap();
+                a.inform(&mut s, &aums1k, 0).unwrap();
+            },
+            BatchSize::LargeInput,
+        )
+    });
+
+    let mut group = c.benchmark_group("slow");
+    group.sample_size(10);
+    let (g10k, aums10k) = chain(&k, 10_000);
+    group.bench_function("inform_10000", |b| {
+        b.iter_batched(
+            MemStorage::new,
+            |mut s| {
+                let mut a = Authority::bootstrap(&mut s, g10k.clone(), 0).unwrap();
+                a.inform(&mut s, &aums10k, 0).unwrap();
+            },
+            BatchSize::LargeInput,
+        )
+    });
+
+    let peers: Vec<(NodeKey, Vec<u8>)> = (0..10_000u32)
+        .map(|i| {
+            let mut nk = [0u8; 32];
+            nk[..4].copy_from_slice(&i.to_le_bytes());
+            let nk = NodeKey(nk);
+            (nk, NodeKeySignature::sign_direct(&k, &nk, None).to_cbor())
+        })
+        .collect();
+    group.bench_function("node_key_authorized_10000_direct", |b| {
+        b.iter(|| {
+            for (nk, sig) in &peers {
+                a.node_key_authorized(nk, sig).unwrap();
+            }
+        })
+    });
+    let refs: Vec<(NodeKey, &[u8])> = peers.iter().map(|(n, s)| (*n, s.as_slice())).collect();
+    group.bench_function("node_keys_authorized_batch_10000_direct", |b| {
+        b.iter(|| {
+            let r = a.node_keys_authorized(&refs);
+            assert!(r.iter().all(|x| x.is_ok()));
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
