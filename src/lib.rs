@@ -4,9 +4,10 @@
 #![warn(missing_docs)]
 
 pub mod ed25519;
-pub mod kdf;
 pub mod hash;
+pub mod kdf;
 pub mod key;
+pub mod wire;
 
 pub use hash::AumHash;
 pub use key::{NlPublic, NodeKey};
