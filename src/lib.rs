@@ -7,6 +7,7 @@ pub mod ed25519;
 pub mod hash;
 pub mod kdf;
 pub mod key;
+pub mod wire;
 
 pub use hash::AumHash;
 pub use key::{NlPublic, NodeKey};
