@@ -4,6 +4,7 @@
 use crate::aum::{Aum, AumKind, Signature};
 use crate::chain::{active_chain, state_at};
 use crate::ed25519;
+use crate::ed25519::BatchItem;
 use crate::error::{AumVerifyError, AuthorityError};
 use crate::hash::AumHash;
 use crate::key::{Key, KeyKind, NlPrivate, NodeKey};
@@ -20,6 +21,24 @@ use std::collections::HashMap;
 /// least one signature; every signature by a key in `state` and valid under
 /// ZIP-215 over the AUM's signature hash; not removing the last key.
 pub fn verify_aum(aum: &Aum, state: &State, is_genesis: bool) -> Result<(), AumVerifyError> {
+    verify_aum_inner(aum, state, is_genesis, None)
+}
+
+/// A signature check put off for batch verification.
+struct Deferred {
+    public: Vec<u8>,
+    msg: [u8; 32],
+    sig: Vec<u8>,
+}
+
+/// [`verify_aum`], optionally collecting the Ed25519 checks into `defer`
+/// instead of running them (every other rule is still checked here).
+fn verify_aum_inner(
+    aum: &Aum,
+    state: &State,
+    is_genesis: bool,
+    mut defer: Option<&mut Vec<Deferred>>,
+) -> Result<(), AumVerifyError> {
     aum.static_validate().map_err(AumVerifyError::Invalid)?;
     if !is_genesis {
         let parent = aum.parent().ok_or(AumVerifyError::NoParent)?;
@@ -33,7 +52,23 @@ pub fn verify_aum(aum: &Aum, state: &State, is_genesis: bool) -> Result<(), AumV
     }
     let sig_hash = aum.sig_hash();
     for (i, sig) in aum.signatures().iter().enumerate() {
-        verify_one(sig, &sig_hash, state, i)?;
+        let kid = sig.key_id.as_deref().unwrap_or(&[]);
+        let key = state.key(kid).ok_or(AumVerifyError::UnknownSigner(i))?;
+        if key.kind != KeyKind::ED25519 {
+            return Err(AumVerifyError::BadSignature(i));
+        }
+        let public = key.public.as_deref().unwrap_or(&[]);
+        let signature = sig.signature.as_deref().unwrap_or(&[]);
+        match defer.as_deref_mut() {
+            Some(d) => d.push(Deferred {
+                public: public.to_vec(),
+                msg: sig_hash,
+                sig: signature.to_vec(),
+            }),
+            // AUM acceptance is exactly Go's: plain ZIP-215, no hardening.
+            None => ed25519::verify_zip215(public, &sig_hash, signature)
+                .map_err(|_| AumVerifyError::BadSignature(i))?,
+        }
     }
     if aum.message_kind == AumKind::REMOVE_KEY {
         if let [only] = state.keys() {
@@ -45,21 +80,11 @@ pub fn verify_aum(aum: &Aum, state: &State, is_genesis: bool) -> Result<(), AumV
     Ok(())
 }
 
-fn verify_one(
-    sig: &Signature,
-    sig_hash: &[u8; 32],
-    state: &State,
-    i: usize,
-) -> Result<(), AumVerifyError> {
-    let kid = sig.key_id.as_deref().unwrap_or(&[]);
-    let key = state.key(kid).ok_or(AumVerifyError::UnknownSigner(i))?;
-    if key.kind != KeyKind::ED25519 {
-        return Err(AumVerifyError::BadSignature(i));
-    }
-    let public = key.public.as_deref().unwrap_or(&[]);
-    let signature = sig.signature.as_deref().unwrap_or(&[]);
-    // AUM acceptance is exactly Go's: plain ZIP-215, no hardening.
-    ed25519::verify_zip215(public, sig_hash, signature).map_err(|_| AumVerifyError::BadSignature(i))
+/// Updates that passed every check, ready to commit.
+struct Checked {
+    to_commit: Vec<VerifiedAum>,
+    /// The new head's state when the updates extend the head in a line.
+    head_chain_state: Option<State>,
 }
 
 /// A tailnet key authority: the head of the active chain, its oldest stored
@@ -153,12 +178,63 @@ impl Authority {
     }
 
     /// [`Authority::inform`] for AUMs already hashed.
+    ///
+    /// Signatures are first checked as one ZIP-215 batch; if the batch or
+    /// any other rule fails, the updates are checked again one by one so the
+    /// error names the first failing update, as Go's does.
     pub fn inform_stored<S: Storage + ?Sized>(
         &mut self,
         storage: &mut S,
         updates: Vec<StoredAum>,
         now: u64,
     ) -> Result<(), AuthorityError> {
+        let mut deferred = Vec::new();
+        let checked = match self.check_updates(storage, &updates, Some(&mut deferred)) {
+            Ok(c) => {
+                let items: Vec<BatchItem<'_>> = deferred
+                    .iter()
+                    .map(|d| BatchItem {
+                        public: &d.public,
+                        msg: &d.msg,
+                        sig: &d.sig,
+                    })
+                    .collect();
+                if ed25519::verify_zip215_batch(&items) {
+                    Some(c)
+                } else {
+                    None
+                }
+            }
+            Err(_) => None,
+        };
+        let checked = match checked {
+            Some(c) => c,
+            None => self.check_updates(storage, &updates, None)?,
+        };
+        storage.commit_verified_aums(&checked.to_commit, now)?;
+        if let Some(state) = checked.head_chain_state {
+            if let Some(last) = checked.to_commit.last() {
+                self.head = last.stored().clone();
+                self.state = state;
+                return Ok(());
+            }
+        }
+        let c = active_chain(storage, Some(self.oldest.hash()), MAX_SCAN_ITERATIONS)?;
+        self.head = c.head;
+        self.oldest = c.oldest;
+        self.state = c.state;
+        Ok(())
+    }
+
+    /// Go's `InformIdempotent` up to the commit: verifies each update
+    /// against the state at its parent (signature checks deferred into
+    /// `defer` when given).
+    fn check_updates<S: Storage + ?Sized>(
+        &self,
+        storage: &S,
+        updates: &[StoredAum],
+        mut defer: Option<&mut Vec<Deferred>>,
+    ) -> Result<Checked, AuthorityError> {
         if updates.is_empty() {
             return Err(AuthorityError::EmptyInform);
         }
@@ -178,7 +254,7 @@ impl Authority {
                 .parent()
                 .ok_or(AuthorityError::UpdateMissingParent(index))?;
             let parent_state = match state_at_hash.get(&parent) {
-                Some(s) => s.clone(),
+                Some(s) => s,
                 None => {
                     let s = state_at(storage, MAX_SCAN_ITERATIONS, parent).map_err(|e| {
                         AuthorityError::UpdateState {
@@ -186,13 +262,12 @@ impl Authority {
                             error: Box::new(e),
                         }
                     })?;
-                    state_at_hash.insert(parent, s.clone());
-                    s
+                    state_at_hash.entry(parent).or_insert(s)
                 }
             };
-            verify_aum(update.aum(), &parent_state, false)
+            verify_aum_inner(update.aum(), parent_state, false, defer.as_deref_mut())
                 .map_err(|error| AuthorityError::UpdateInvalid { index, error })?;
-            let mut next = parent_state;
+            let mut next = parent_state.clone();
             next.apply(update.aum(), hash)
                 .map_err(|error| AuthorityError::UpdateApply { index, error })?;
             if parent != prev {
@@ -203,19 +278,10 @@ impl Authority {
             last_state = Some(next);
             to_commit.push(VerifiedAum::new_verified(update.clone()));
         }
-        storage.commit_verified_aums(&to_commit, now)?;
-        if head_chain {
-            if let (Some(last), Some(state)) = (to_commit.last(), last_state) {
-                self.head = last.stored().clone();
-                self.state = state;
-                return Ok(());
-            }
-        }
-        let c = active_chain(storage, Some(self.oldest.hash()), MAX_SCAN_ITERATIONS)?;
-        self.head = c.head;
-        self.oldest = c.oldest;
-        self.state = c.state;
-        Ok(())
+        Ok(Checked {
+            to_commit,
+            head_chain_state: if head_chain { last_state } else { None },
+        })
     }
 
     /// The head hash.
@@ -268,6 +334,15 @@ impl Authority {
         signature: &[u8],
     ) -> Result<Authorized, NksError> {
         crate::sig::node_key_authorized(self.state.keys(), node_key, signature)
+    }
+
+    /// [`Authority::node_key_authorized`] for many peers, batching the
+    /// signature checks; same verdicts, in the same order.
+    pub fn node_keys_authorized(
+        &self,
+        peers: &[(NodeKey, &[u8])],
+    ) -> Vec<Result<Authorized, NksError>> {
+        crate::sig::node_keys_authorized(self.state.keys(), peers)
     }
 
     /// The hashes of the active chain, oldest ancestor first, head last.

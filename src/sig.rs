@@ -341,6 +341,69 @@ pub fn node_key_authorized(
     })
 }
 
+/// [`node_key_authorized`] for many peers at once, with the same verdicts.
+///
+/// Direct signatures are checked as one ZIP-215 batch (the batch accepts
+/// exactly what single checks accept); if the batch fails, each is checked
+/// singly so every verdict names its own failure. Other signatures are
+/// checked singly.
+pub fn node_keys_authorized(
+    trusted: &[Key],
+    peers: &[(NodeKey, &[u8])],
+) -> Vec<Result<Authorized, NksError>> {
+    let mut out: Vec<Option<Result<Authorized, NksError>>> = vec![None; peers.len()];
+    let mut batch: Vec<(usize, Vec<u8>, [u8; 32], Vec<u8>)> = Vec::new();
+    for (i, (nk, bytes)) in peers.iter().enumerate() {
+        match direct_batch_item(trusted, nk, bytes) {
+            Some((public, msg, sig)) => batch.push((i, public, msg, sig)),
+            None => out[i] = Some(node_key_authorized(trusted, nk, bytes)),
+        }
+    }
+    let items: Vec<ed25519::BatchItem<'_>> = batch
+        .iter()
+        .map(|(_, public, msg, sig)| ed25519::BatchItem { public, msg, sig })
+        .collect();
+    let all_ok = ed25519::verify_zip215_batch(&items);
+    for (i, ..) in &batch {
+        out[*i] = Some(if all_ok {
+            Ok(Authorized { rotation: None })
+        } else {
+            let (nk, bytes) = &peers[*i];
+            node_key_authorized(trusted, nk, bytes)
+        });
+    }
+    out.into_iter()
+        .map(|r| r.unwrap_or(Err(NksError::InvalidSignature)))
+        .collect()
+}
+
+/// For a Direct signature that passes every check but the Ed25519 one, the
+/// (public key, message, signature) to verify; `None` otherwise.
+fn direct_batch_item(
+    trusted: &[Key],
+    node_key: &NodeKey,
+    bytes: &[u8],
+) -> Option<(Vec<u8>, [u8; 32], Vec<u8>)> {
+    let s = NodeKeySignature::from_cbor(bytes).ok()?;
+    if s.sig_kind != SigKind::DIRECT || s.nested.is_some() {
+        return None;
+    }
+    if s.pubkey.as_deref() != Some(&node_key.to_binary()[..]) {
+        return None;
+    }
+    let kid = s.authorizing_key_id().ok()?;
+    let key = trusted.iter().find(|k| k.id().is_ok_and(|id| id == kid))?;
+    let public = key.public.as_deref()?;
+    if key.kind != KeyKind::ED25519 || public.len() != 32 || ed25519::is_small_order(public) {
+        return None;
+    }
+    Some((
+        public.to_vec(),
+        s.sig_hash(),
+        s.signature.clone().unwrap_or_default(),
+    ))
+}
+
 /// Go's `ResignNKS`: re-signs `old` for `new_node_key` with the node's
 /// rotation key, trimming chains that would hold more than 15 node keys.
 /// Returns `old` unchanged when it already certifies `new_node_key`.
