@@ -352,16 +352,16 @@ pub fn node_keys_authorized(
     peers: &[(NodeKey, &[u8])],
 ) -> Vec<Result<Authorized, NksError>> {
     let mut out: Vec<Option<Result<Authorized, NksError>>> = vec![None; peers.len()];
-    let mut batch: Vec<(usize, Vec<u8>, [u8; 32], Vec<u8>)> = Vec::new();
+    let mut batch: Vec<(usize, DirectCheck)> = Vec::new();
     for (i, (nk, bytes)) in peers.iter().enumerate() {
         match direct_batch_item(trusted, nk, bytes) {
-            Some((public, msg, sig)) => batch.push((i, public, msg, sig)),
+            Some(check) => batch.push((i, check)),
             None => out[i] = Some(node_key_authorized(trusted, nk, bytes)),
         }
     }
     let items: Vec<ed25519::BatchItem<'_>> = batch
         .iter()
-        .map(|(_, public, msg, sig)| ed25519::BatchItem { public, msg, sig })
+        .map(|(_, (public, msg, sig))| ed25519::BatchItem { public, msg, sig })
         .collect();
     let all_ok = ed25519::verify_zip215_batch(&items);
     for (i, ..) in &batch {
@@ -377,13 +377,13 @@ pub fn node_keys_authorized(
         .collect()
 }
 
+/// The Ed25519 check left for a Direct signature: public key, message,
+/// signature.
+type DirectCheck = (Vec<u8>, [u8; 32], Vec<u8>);
+
 /// For a Direct signature that passes every check but the Ed25519 one, the
-/// (public key, message, signature) to verify; `None` otherwise.
-fn direct_batch_item(
-    trusted: &[Key],
-    node_key: &NodeKey,
-    bytes: &[u8],
-) -> Option<(Vec<u8>, [u8; 32], Vec<u8>)> {
+/// check to run; `None` otherwise.
+fn direct_batch_item(trusted: &[Key], node_key: &NodeKey, bytes: &[u8]) -> Option<DirectCheck> {
     let s = NodeKeySignature::from_cbor(bytes).ok()?;
     if s.sig_kind != SigKind::DIRECT || s.nested.is_some() {
         return None;
