@@ -117,7 +117,7 @@ impl fmt::Display for ValidationError {
 impl std::error::Error for ValidationError {}
 
 use crate::aum::AumKind;
-use crate::hash::AumHash;
+use crate::hash::{AumHash, HashParseError};
 use crate::state::ApplyError;
 use crate::storage::StorageError;
 
@@ -273,3 +273,76 @@ impl fmt::Display for AuthorityError {
 }
 
 impl std::error::Error for AuthorityError {}
+
+/// Why a sync step failed (Go's `SyncOffer`, `MissingAUMs`, `ToSyncOffer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The remote offer shares no AUM with the local active chain (Go's
+    /// `ErrNoIntersection`). Nothing can be exchanged; this is not a
+    /// storage fault.
+    NoIntersection,
+    /// The embedder's storage failed.
+    Storage(StorageError),
+    /// Computing the state at an AUM, or following the chain from it,
+    /// failed (a missing parent, an iteration limit, a replay error).
+    Chain(AuthorityError),
+    /// The offer's head is not a 52-character base32 AUM hash.
+    InvalidHead(HashParseError),
+    /// Ancestor `index` of the offer is not a 52-character base32 AUM hash.
+    InvalidAncestor {
+        /// Which ancestor.
+        index: usize,
+        /// Why.
+        error: HashParseError,
+    },
+    /// The offer lists more ancestors than
+    /// [`MAX_SYNC_OFFER_ANCESTORS`](crate::limits::MAX_SYNC_OFFER_ANCESTORS).
+    TooManyAncestors(usize),
+}
+
+impl From<StorageError> for SyncError {
+    fn from(e: StorageError) -> Self {
+        SyncError::Storage(e)
+    }
+}
+
+impl From<AuthorityError> for SyncError {
+    fn from(e: AuthorityError) -> Self {
+        match e {
+            AuthorityError::Storage(s) => SyncError::Storage(s),
+            other => SyncError::Chain(other),
+        }
+    }
+}
+
+impl fmt::Display for SyncError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyncError::NoIntersection => f.write_str("intersection: no intersection"),
+            SyncError::Storage(e) => write!(f, "{e}"),
+            SyncError::Chain(e) => write!(f, "sync: {e}"),
+            SyncError::InvalidHead(e) => write!(f, "head.UnmarshalText: {e}"),
+            SyncError::InvalidAncestor { index, error } => {
+                write!(f, "ancestor[{index}].UnmarshalText: {error}")
+            }
+            SyncError::TooManyAncestors(n) => write!(
+                f,
+                "sync offer has {n} ancestors (max {})",
+                crate::limits::MAX_SYNC_OFFER_ANCESTORS
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SyncError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SyncError::Storage(e) => Some(e),
+            SyncError::Chain(e) => Some(e),
+            SyncError::InvalidHead(e) => Some(e),
+            SyncError::InvalidAncestor { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}

@@ -22,12 +22,14 @@ pub mod limits;
 pub mod sig;
 pub mod state;
 pub mod storage;
+pub mod sync;
 pub mod tailchonk;
 
 pub use aum::{Aum, AumKind, Signature};
 pub use authority::Authority;
-pub use error::{AumVerifyError, AuthorityError, DecodeError, ValidationError};
+pub use error::{AumVerifyError, AuthorityError, DecodeError, SyncError, ValidationError};
 pub use key::{Key, KeyKind, NlPrivate};
 pub use sig::{node_key_authorized, NodeKeySignature, SigKind};
 pub use state::State;
 pub use storage::{MemStorage, Storage, StoredAum, VerifiedAum};
+pub use sync::{Intersection, SyncOffer};

@@ -26,6 +26,15 @@ pub const MAX_SYNC_ITER: usize = 2000;
 /// Go's `maxSyncHeadIntersectionIter`: steps walked back from the head for
 /// sync offers and head intersections.
 pub const MAX_SYNC_HEAD_INTERSECTION_ITER: usize = 1000;
+/// `maxSyncHeadIntersectionIter` before 2026-04-17: the walk of the legacy
+/// (exponential) sync offer, which older peers may still send.
+pub const LEGACY_SYNC_HEAD_INTERSECTION_ITER: usize = 400;
+/// Most ancestors accepted in a sync offer (not a Go limit). Go's current
+/// offer lists at most 1001 (every checkpoint within 1000 AUMs of the head,
+/// then the oldest ancestor), its legacy offer at most 5; each listed
+/// ancestor that is stored can cost a receiver up to 2 x 2000 replay steps,
+/// so larger offers are refused rather than walked.
+pub const MAX_SYNC_OFFER_ANCESTORS: usize = 4096;
 /// Go's `maxScanIterations`: steps allowed when opening an authority.
 pub const MAX_SCAN_ITERATIONS: usize = 2000;
 
