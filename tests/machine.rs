@@ -1,0 +1,394 @@
+//! The sans-IO machine driven against the control-side responder.
+
+use bytes::Bytes;
+use std::collections::BTreeSet;
+use tka::builder::Signer;
+use tka::control::ControlResponder;
+use tka::machine::{
+    Action, Config, Event, HealthIssue, Mode, Peer, Persisted, RejectReason, StorageDelta, Time,
+    TkaMachine, Verdict,
+};
+use tka::{
+    Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State, StoredAum,
+};
+
+const SECRET: &[u8] = b"correct horse battery staple";
+
+struct World {
+    control: ControlResponder<MemStorage>,
+    admin: NlPrivate,
+    node: TkaMachine,
+    now: Time,
+    /// Everything the node asked to persist, applied to a model store.
+    persisted: MemStorage,
+    disallowed: Vec<(u64, u64)>,
+    log: Vec<Action>,
+}
+
+fn genesis(admin: &NlPrivate) -> Aum {
+    let mut g = Aum {
+        message_kind: AumKind::CHECKPOINT,
+        state: Some(State {
+            last_aum_hash: None,
+            disablement_values: Some(vec![Some(
+                tka::kdf::disablement_kdf(SECRET).unwrap().to_vec(),
+            )]),
+            keys: Some(vec![admin.to_key(1)]),
+            state_id1: 77,
+            state_id2: 88,
+        }),
+        ..Default::default()
+    };
+    g.signatures = Some(admin.sign_aum(&g.sig_hash()));
+    g
+}
+
+impl World {
+    fn new(mode: Mode) -> World {
+        let admin = NlPrivate::from_seed(&[42; 32]);
+        let g = genesis(&admin);
+        let mut cs = MemStorage::new();
+        Authority::bootstrap(&mut cs, g.clone(), 0).unwrap();
+        let control = ControlResponder::enabled(cs, g).unwrap();
+        let mut cfg = Config::new(NodeKey([9; 32]));
+        cfg.mode = mode;
+        let now = Time::from_unix_secs(1_800_000_000);
+        World {
+            control,
+            admin,
+            node: TkaMachine::new(cfg, Persisted::default(), now),
+            now,
+            persisted: MemStorage::new(),
+            disallowed: Vec::new(),
+            log: Vec::new(),
+        }
+    }
+
+    fn control_state(&self) -> Event {
+        let info = self.control.tka_info();
+        Event::ControlState {
+            enabled: info.enabled() && !info.disabled,
+            head: info.head_hash().unwrap(),
+        }
+    }
+
+    /// Drains the node's actions, answering its requests from control.
+    fn run(&mut self) {
+        for _ in 0..100 {
+            let mut progressed = false;
+            while let Some(a) = self.node.poll_action() {
+                progressed = true;
+                self.log.push(a.clone());
+                match a {
+                    Action::SendRequest { id, path, body } => {
+                        let ev = match self.control.handle(path, &body, self.now.unix_secs()) {
+                            Ok(resp) => Event::Response {
+                                id,
+                                body: Bytes::from(resp),
+                            },
+                            Err(e) => Event::RequestFailed {
+                                id,
+                                reason: e.to_string(),
+                            },
+                        };
+                        self.now = self.now.plus_ms(10);
+                        self.node.handle_event(self.now, ev);
+                    }
+                    Action::Persist(d) => apply(&mut self.persisted, &d),
+                    Action::RemoveAllState => self.persisted = MemStorage::new(),
+                    Action::PersistDisallowedStateIds(ids) => self.disallowed = ids,
+                    _ => {}
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+        panic!("the machine did not go quiet");
+    }
+
+    fn tell(&mut self, ev: Event) {
+        self.now = self.now.plus_ms(1000);
+        self.node.handle_event(self.now, ev);
+        self.run();
+    }
+
+    fn sync(&mut self) {
+        let ev = self.control_state();
+        self.tell(ev);
+    }
+
+    fn count<F: Fn(&Action) -> bool>(&self, f: F) -> usize {
+        self.log.iter().filter(|a| f(a)).count()
+    }
+}
+
+fn apply(store: &mut MemStorage, d: &StorageDelta) {
+    use tka::Storage;
+    store.commit_verified_aums(&d.committed, 0).unwrap();
+    store.purge_aums(&d.purged).unwrap();
+    if let Some(h) = d.last_active_ancestor {
+        store.set_last_active_ancestor(h).unwrap();
+    }
+}
+
+fn peer(id: i64, signer: Option<&NlPrivate>) -> Peer {
+    let nk = NodeKey([id as u8; 32]);
+    Peer {
+        node_id: id,
+        node_key: nk,
+        signature: signer
+            .map(|s| Bytes::from(NodeKeySignature::sign_direct(s, &nk, None).to_cbor()))
+            .unwrap_or_default(),
+        unsigned_peer_api_only: false,
+    }
+}
+
+#[test]
+fn enabling_bootstraps_syncs_and_filters_peers() {
+    let mut w = World::new(Mode::Enforce);
+    let admin = w.admin.clone();
+    w.tell(Event::PeersReplaced(vec![
+        peer(1, Some(&admin)),
+        peer(2, None),
+    ]));
+    // No authority yet: fail-open.
+    assert_eq!(w.node.verdicts()[&2], Verdict::Unfiltered);
+    w.sync();
+    let head = w.control.authority().unwrap().head();
+    assert_eq!(w.node.authority().unwrap().head(), head);
+    assert!(matches!(w.node.verdicts()[&1], Verdict::Authorized(_)));
+    assert_eq!(
+        w.node.verdicts()[&2],
+        Verdict::Rejected(RejectReason::MissingSignature)
+    );
+    assert!(w.node.health().is_empty(), "{:?}", w.node.health());
+    // The genesis was persisted.
+    assert_eq!(w.persisted.len(), 1);
+    // Quiet afterwards: no pending timer, nothing more to do.
+    assert_eq!(w.node.poll_timeout(), None);
+    let before = w.log.len();
+    w.sync();
+    assert_eq!(
+        w.log.len(),
+        before,
+        "an unchanged control state does nothing"
+    );
+}
+
+#[test]
+fn observe_mode_admits_everyone_but_reports_what_enforce_would_do() {
+    let mut w = World::new(Mode::Observe);
+    w.sync();
+    w.tell(Event::PeersReplaced(vec![
+        peer(1, None),
+        peer(2, Some(&NlPrivate::from_seed(&[5; 32]))),
+    ]));
+    let c = w.node.counters();
+    assert_eq!((c.unsigned, c.unauthorized, c.would_reject), (1, 1, 2));
+    let admitted =
+        w.count(|a| matches!(a, Action::PeerVerdict(v) if v.admitted && !v.verdict.admits()));
+    assert_eq!(admitted, 2);
+    // Switching to enforce re-emits both verdicts, now refused.
+    let mark = w.log.len();
+    w.node.set_mode(w.now, Mode::Enforce);
+    w.run();
+    let refused = w.log[mark..]
+        .iter()
+        .filter(|a| matches!(a, Action::PeerVerdict(v) if !v.admitted))
+        .count();
+    assert_eq!(refused, 2);
+}
+
+#[test]
+fn new_keys_from_control_reach_the_node_and_peers_are_reevaluated() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let newkey = NlPrivate::from_seed(&[7; 32]);
+    w.tell(Event::PeersReplaced(vec![peer(3, Some(&newkey))]));
+    assert!(!w.node.verdicts()[&3].admits());
+    // An administrator adds the key at control.
+    let admin = w.admin.clone();
+    let (storage, authority) = w.control.parts_mut();
+    let a = authority.unwrap();
+    let mut b = a.builder(Some(&admin));
+    b.add_key(newkey.to_key(1)).unwrap();
+    let updates = b.finalize(storage).unwrap();
+    a.inform(storage, &updates, 0).unwrap();
+    w.sync();
+    assert_eq!(
+        w.node.authority().unwrap().head(),
+        w.control.authority().unwrap().head()
+    );
+    assert!(w.node.verdicts()[&3].admits());
+    assert!(w.count(|a| matches!(a, Action::AuthorityChanged { .. })) >= 1);
+}
+
+#[test]
+fn disablement_needs_a_valid_secret() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    // A lying control says "disabled" but hands out a wrong secret.
+    let info_disabled = Event::ControlState {
+        enabled: false,
+        head: None,
+    };
+    w.now = w.now.plus_ms(1000);
+    w.node.handle_event(w.now, info_disabled);
+    let id = loop {
+        match w.node.poll_action() {
+            Some(Action::SendRequest { id, .. }) => break id,
+            Some(_) => continue,
+            None => panic!("expected a bootstrap request"),
+        }
+    };
+    let bad = tka::wire::BootstrapResponse {
+        genesis_aum: vec![],
+        disablement_secret: b"wrong".to_vec(),
+    };
+    use tka::wire::ToWire;
+    w.node.handle_event(
+        w.now,
+        Event::Response {
+            id,
+            body: Bytes::from(bad.to_json()),
+        },
+    );
+    w.run();
+    assert!(w.node.authority().is_some(), "the lock stays on");
+    assert!(w.node.health().contains(&HealthIssue::DisablementRejected));
+    let retry = w.node.poll_timeout().expect("a backed-off retry");
+    assert!(retry > w.now, "no hot loop");
+
+    // Control really disables it: the secret verifies, state is wiped.
+    assert!(w.control.disable(SECRET));
+    w.sync();
+    assert!(w.node.authority().is_none());
+    assert!(w.count(|a| matches!(a, Action::RemoveAllState)) == 1);
+    assert!(w.node.health().is_empty());
+}
+
+#[test]
+fn local_disable_refuses_to_bootstrap_the_same_state_again() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    w.tell(Event::LocalDisable);
+    assert!(w.node.authority().is_none());
+    assert_eq!(w.disallowed, vec![(77, 88)]);
+    // Control still says enabled; the node must not take it back.
+    w.tell(Event::ControlState {
+        enabled: true,
+        head: Some(tka::AumHash([1; 32])),
+    });
+    assert!(w.node.authority().is_none());
+    let h: BTreeSet<_> = w.node.health().clone();
+    assert!(h.contains(&HealthIssue::StateIdDisallowed) && h.contains(&HealthIssue::NoAuthority));
+}
+
+#[test]
+fn failures_back_off_and_stop() {
+    let mut w = World::new(Mode::Enforce);
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    let mut failures = 0;
+    for _ in 0..50 {
+        let mut sent = None;
+        while let Some(a) = w.node.poll_action() {
+            if let Action::SendRequest { id, .. } = a {
+                sent = Some(id);
+            }
+        }
+        match sent {
+            Some(id) => {
+                failures += 1;
+                w.node.handle_event(
+                    w.now,
+                    Event::RequestFailed {
+                        id,
+                        reason: "offline".into(),
+                    },
+                );
+            }
+            None => match w.node.poll_timeout() {
+                Some(t) => {
+                    assert!(t > w.now, "no hot loop");
+                    w.now = t;
+                    w.node.handle_timeout(w.now);
+                }
+                None => break,
+            },
+        }
+    }
+    assert_eq!(failures, 8, "bounded attempts");
+    assert!(w.node.health().contains(&HealthIssue::BootstrapFailing));
+    assert_eq!(w.node.poll_timeout(), None);
+}
+
+#[test]
+fn restart_from_persisted_state_keeps_the_authority() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let head = w.node.authority().unwrap().head();
+    use tka::Storage;
+    let aums: Vec<(StoredAum, u64)> = w
+        .persisted
+        .all_aums()
+        .unwrap()
+        .iter()
+        .map(|h| (w.persisted.aum(h).unwrap().unwrap(), 0))
+        .collect();
+    let restarted = TkaMachine::new(
+        Config::new(NodeKey([9; 32])),
+        Persisted {
+            aums,
+            last_active_ancestor: w.persisted.last_active_ancestor().unwrap(),
+            disallowed_state_ids: vec![],
+        },
+        w.now,
+    );
+    assert_eq!(restarted.authority().unwrap().head(), head);
+}
+
+#[test]
+fn locked_out_self_raises_health() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    w.tell(Event::SelfSignature(Bytes::new()));
+    assert!(w.node.health().contains(&HealthIssue::LockedOut));
+    let admin = w.admin.clone();
+    let sig = NodeKeySignature::sign_direct(&admin, &NodeKey([9; 32]), None).to_cbor();
+    w.tell(Event::SelfSignature(Bytes::from(sig)));
+    assert!(!w.node.health().contains(&HealthIssue::LockedOut));
+}
+
+#[test]
+fn rotated_away_keys_are_rejected() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let rot = NlPrivate::from_seed(&[33; 32]);
+    let old = NodeKey([50; 32]);
+    let new = NodeKey([51; 32]);
+    let direct = NodeKeySignature::sign_direct(&admin, &old, Some(rot.public().0));
+    let rotated = tka::sig::resign(&rot, &new, &direct.to_cbor()).unwrap();
+    w.tell(Event::PeersReplaced(vec![
+        Peer {
+            node_id: 50,
+            node_key: old,
+            signature: Bytes::from(direct.to_cbor()),
+            unsigned_peer_api_only: false,
+        },
+        Peer {
+            node_id: 51,
+            node_key: new,
+            signature: Bytes::from(rotated),
+            unsigned_peer_api_only: false,
+        },
+    ]));
+    assert_eq!(
+        w.node.verdicts()[&50],
+        Verdict::Rejected(RejectReason::RotatedAway)
+    );
+    assert!(w.node.verdicts()[&51].admits());
+}
