@@ -392,3 +392,26 @@ fn rotated_away_keys_are_rejected() {
     );
     assert!(w.node.verdicts()[&51].admits());
 }
+
+#[test]
+fn unchanged_netmap_emits_nothing_and_a_changed_signature_is_rechecked() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let list = vec![peer(1, Some(&admin)), peer(2, Some(&admin))];
+    w.tell(Event::PeersReplaced(list.clone()));
+    let mark = w.log.len();
+    w.tell(Event::PeersReplaced(list.clone()));
+    assert_eq!(w.log.len(), mark, "nothing new for an unchanged netmap");
+    // The same peers in another order are still the same set.
+    let mut reversed = list.clone();
+    reversed.reverse();
+    w.tell(Event::PeersReplaced(reversed));
+    assert_eq!(w.log.len(), mark);
+    // Peer 2's signature is replaced by garbage: re-checked and refused.
+    let mut changed = list;
+    changed[1].signature = Bytes::from_static(&[0xa0]);
+    w.tell(Event::PeersReplaced(changed));
+    assert!(!w.node.verdicts()[&2].admits());
+    assert!(w.node.verdicts()[&1].admits());
+}

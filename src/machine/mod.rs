@@ -491,6 +491,15 @@ impl TkaMachine {
                 self.reevaluate();
             }
             Event::PeersReplaced(list) => {
+                // An unchanged netmap (in node-ID order, as control sends
+                // it) changes no verdict: skip the sweep entirely.
+                let unchanged = list.len() == self.peers.len()
+                    && list.iter().zip(self.peers.values()).all(|(a, b)| a == b);
+                if unchanged {
+                    self.drive(now);
+                    self.finish();
+                    return;
+                }
                 self.peers = list.into_iter().map(|p| (p.node_id, p)).collect();
                 self.emitted.retain(|id, _| self.peers.contains_key(id));
                 self.reevaluate();
