@@ -1,0 +1,587 @@
+//! Go `encoding/json` compatibility: base64 for byte fields, the decoding
+//! machinery that reproduces Go's object semantics, and encoding helpers.
+
+use super::*;
+
+// ---------------------------------------------------------------------------
+// Base64 as Go's encoding/json reads and writes []byte
+// ---------------------------------------------------------------------------
+
+/// Standard alphabet, padded, non-zero trailing bits allowed (Go's
+/// `base64.StdEncoding` is not `Strict`).
+pub(super) static B64_DECODE: LazyLock<data_encoding::Encoding> = LazyLock::new(|| {
+    let mut spec = data_encoding::BASE64.specification();
+    spec.check_trailing_bits = false;
+    spec.encoding().expect("valid base64 specification")
+});
+
+/// Decodes Go's base64 for `[]byte`: `\r` and `\n` are skipped anywhere;
+/// the rest must be whole padded 4-character groups with padding only at
+/// the very end.
+pub(super) fn decode_b64(s: &str) -> Option<Vec<u8>> {
+    let clean: Vec<u8> = s.bytes().filter(|&b| b != b'\r' && b != b'\n').collect();
+    if clean.len() % 4 != 0 {
+        return None;
+    }
+    if let Some(first_pad) = clean.iter().position(|&b| b == b'=') {
+        // At most two padding characters, and nothing after them.
+        if first_pad + 2 < clean.len() || clean[first_pad..].iter().any(|&b| b != b'=') {
+            return None;
+        }
+    }
+    B64_DECODE.decode(&clean).ok()
+}
+
+pub(super) fn encode_b64(b: &[u8]) -> String {
+    data_encoding::BASE64.encode(b)
+}
+
+pub(super) fn parse_opt_hash(s: &str, field: &'static str) -> Result<Option<AumHash>, WireError> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse()
+        .map(Some)
+        .map_err(|error| WireError::BadHash { field, error })
+}
+
+pub(super) fn parse_hash(s: &str, field: &'static str) -> Result<AumHash, WireError> {
+    s.parse()
+        .map_err(|error| WireError::BadHash { field, error })
+}
+
+// ---------------------------------------------------------------------------
+// Decoding machinery: Go's encoding/json object semantics
+// ---------------------------------------------------------------------------
+
+/// Where the first semantic error (bad hash, key, base64, node ID) is kept
+/// while serde unwinds with a generic error.
+pub(super) type ErrSlot = Option<WireError>;
+
+pub(super) fn fail<E: de::Error>(slot: &mut ErrSlot, e: WireError) -> E {
+    let msg = e.to_string();
+    *slot = Some(e);
+    E::custom(msg)
+}
+
+/// A Go struct as `encoding/json` decodes it.
+pub(super) trait GoStruct: Default {
+    /// Go's field names, in order; indexes are what [`GoStruct::set`] gets.
+    const FIELDS: &'static [&'static str];
+    /// Bitmask of hash fields that must end up holding a non-null value.
+    const REQUIRED: u64 = 0;
+
+    /// Decodes the value of field `i` from `map` into `self`. Returns
+    /// whether a non-null value was stored.
+    fn set<'de, A: MapAccess<'de>>(
+        &mut self,
+        i: usize,
+        map: &mut A,
+        err: &mut ErrSlot,
+    ) -> Result<bool, A::Error>;
+}
+
+/// Whether JSON key `key` selects Go field `name`: Go folds both with
+/// simple Unicode case folding, which for an ASCII name means ASCII case
+/// plus U+017F (long s) for `s` and U+212A (Kelvin sign) for `k`.
+pub(super) fn go_name_eq(key: &str, name: &str) -> bool {
+    let mut want = name.bytes();
+    for c in key.chars() {
+        let folded = match c {
+            '\u{017F}' => b'S',
+            '\u{212A}' => b'K',
+            c if c.is_ascii() => (c as u8).to_ascii_uppercase(),
+            _ => return false,
+        };
+        match want.next() {
+            Some(b) if b.to_ascii_uppercase() == folded => {}
+            _ => return false,
+        }
+    }
+    want.next().is_none()
+}
+
+/// Seed matching an object key against a field list.
+pub(super) struct FieldName(pub(super) &'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for FieldName {
+    type Value = Option<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldName {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().position(|name| go_name_eq(v, name)))
+    }
+}
+
+/// Seed decoding a JSON object into an existing struct (Go decodes into the
+/// value in place, so a repeated object merges). `null` leaves it alone.
+/// Yields the bitmask of fields given non-null values.
+pub(super) struct Merge<'a, T> {
+    target: &'a mut T,
+    err: &'a mut ErrSlot,
+}
+
+impl<'de, T: GoStruct> DeserializeSeed<'de> for Merge<'_, T> {
+    type Value = u64;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<u64, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: GoStruct> Visitor<'de> for Merge<'_, T> {
+    type Value = u64;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<u64, E> {
+        Ok(0)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<u64, A::Error> {
+        let mut seen = 0u64;
+        while let Some(field) = map.next_key_seed(FieldName(T::FIELDS))? {
+            match field {
+                Some(i) => {
+                    if self.target.set(i, &mut map, self.err)? {
+                        seen |= 1 << i;
+                    }
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(seen)
+    }
+}
+
+/// Decodes a whole struct from `d`, then checks its required hash fields.
+pub(super) fn decode_struct<'de, T: GoStruct, D: Deserializer<'de>>(
+    d: D,
+    err: &mut ErrSlot,
+) -> Result<T, D::Error> {
+    let mut out = T::default();
+    let seen = Merge {
+        target: &mut out,
+        err: &mut *err,
+    }
+    .deserialize(d)?;
+    let missing = T::REQUIRED & !seen;
+    if missing != 0 {
+        let field = T::FIELDS[missing.trailing_zeros() as usize];
+        // Go's string stays "", which its client then fails to parse.
+        let error = HashParseError::Encoding;
+        return Err(fail(err, WireError::BadHash { field, error }));
+    }
+    Ok(out)
+}
+
+pub(super) fn from_json_impl<T: GoStruct>(bytes: &[u8], cap: usize) -> Result<T, WireError> {
+    if bytes.len() > cap {
+        return Err(WireError::TooLarge {
+            len: bytes.len(),
+            cap,
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let mut slot = None;
+    let result = decode_struct::<T, _>(&mut de, &mut slot).and_then(|v| de.end().map(|()| v));
+    match (result, slot) {
+        (_, Some(e)) => Err(e),
+        (Err(e), None) => Err(WireError::Json(e)),
+        (Ok(v), None) => Ok(v),
+    }
+}
+
+// Field setters. Each reads one value; `null` behaves as in Go.
+
+pub(super) fn set_int<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut i64,
+) -> Result<bool, A::Error> {
+    Ok(match map.next_value::<Option<i64>>()? {
+        Some(v) => {
+            *slot = v;
+            true
+        }
+        None => false,
+    })
+}
+
+pub(super) fn set_bool<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut bool,
+) -> Result<bool, A::Error> {
+    Ok(match map.next_value::<Option<bool>>()? {
+        Some(v) => {
+            *slot = v;
+            true
+        }
+        None => false,
+    })
+}
+
+pub(super) fn set_string<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut String,
+) -> Result<bool, A::Error> {
+    Ok(match map.next_value::<Option<String>>()? {
+        Some(v) => {
+            *slot = v;
+            true
+        }
+        None => false,
+    })
+}
+
+pub(super) fn set_key<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut NodeKey,
+    field: &'static str,
+    err: &mut ErrSlot,
+) -> Result<bool, A::Error> {
+    let Some(s) = map.next_value::<Option<String>>()? else {
+        return Ok(false);
+    };
+    *slot = s
+        .parse()
+        .map_err(|error| fail(err, WireError::BadKey { field, error }))?;
+    Ok(true)
+}
+
+/// A hash Go's client requires (no `""`).
+pub(super) fn set_hash<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut AumHash,
+    field: &'static str,
+    err: &mut ErrSlot,
+) -> Result<bool, A::Error> {
+    let Some(s) = map.next_value::<Option<String>>()? else {
+        return Ok(false);
+    };
+    *slot = parse_hash(&s, field).map_err(|e| fail(err, e))?;
+    Ok(true)
+}
+
+/// A hash where `""` means none.
+pub(super) fn set_opt_hash<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut Option<AumHash>,
+    field: &'static str,
+    err: &mut ErrSlot,
+) -> Result<bool, A::Error> {
+    let Some(s) = map.next_value::<Option<String>>()? else {
+        return Ok(false);
+    };
+    *slot = parse_opt_hash(&s, field).map_err(|e| fail(err, e))?;
+    Ok(true)
+}
+
+pub(super) fn set_hash_list<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut Option<Vec<AumHash>>,
+    field: &'static str,
+    err: &mut ErrSlot,
+) -> Result<bool, A::Error> {
+    let Some(items) = map.next_value::<Option<Vec<Option<String>>>>()? else {
+        *slot = None;
+        return Ok(false);
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for s in items {
+        // A null element is Go's empty string, which is not a hash.
+        out.push(parse_hash(s.as_deref().unwrap_or(""), field).map_err(|e| fail(err, e))?);
+    }
+    *slot = Some(out);
+    Ok(true)
+}
+
+pub(super) fn b64_or_fail<E: de::Error>(
+    s: &str,
+    field: &'static str,
+    err: &mut ErrSlot,
+) -> Result<Vec<u8>, E> {
+    decode_b64(s).ok_or_else(|| fail(err, WireError::BadBase64 { field }))
+}
+
+/// A non-`omitempty` byte field: `null` is nil.
+pub(super) fn set_opt_bytes<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut Option<Vec<u8>>,
+    field: &'static str,
+    err: &mut ErrSlot,
+) -> Result<bool, A::Error> {
+    *slot = match map.next_value::<Option<String>>()? {
+        None => None,
+        Some(s) => Some(b64_or_fail(&s, field, err)?),
+    };
+    Ok(slot.is_some())
+}
+
+/// An `omitempty` byte field: nil and empty are both empty.
+pub(super) fn set_bytes<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut Vec<u8>,
+    field: &'static str,
+    err: &mut ErrSlot,
+) -> Result<bool, A::Error> {
+    *slot = match map.next_value::<Option<String>>()? {
+        None => Vec::new(),
+        Some(s) => b64_or_fail(&s, field, err)?,
+    };
+    Ok(true)
+}
+
+pub(super) fn set_bytes_list<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut Option<Vec<Vec<u8>>>,
+    field: &'static str,
+    err: &mut ErrSlot,
+) -> Result<bool, A::Error> {
+    let Some(items) = map.next_value::<Option<Vec<Option<String>>>>()? else {
+        *slot = None;
+        return Ok(false);
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for s in items {
+        out.push(match s {
+            None => Vec::new(),
+            Some(s) => b64_or_fail(&s, field, err)?,
+        });
+    }
+    *slot = Some(out);
+    Ok(true)
+}
+
+/// A JSON object's entries in document order (string values or null).
+pub(super) struct Entries(Vec<(String, Option<String>)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Entries;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Option<String>>()? {
+                    out.push(entry);
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A `map[NodeID][]byte`: `null` is nil; an object adds to any existing map
+/// (Go does not clear a map it decodes into).
+pub(super) fn set_sig_map<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut Option<BTreeMap<NodeId, Vec<u8>>>,
+    field: &'static str,
+    err: &mut ErrSlot,
+) -> Result<bool, A::Error> {
+    let Some(Entries(entries)) = map.next_value::<Option<Entries>>()? else {
+        *slot = None;
+        return Ok(false);
+    };
+    let out = slot.get_or_insert_with(BTreeMap::new);
+    for (k, v) in entries {
+        let id: NodeId = match k.parse() {
+            Ok(id) => id,
+            Err(_) => return Err(fail(err, WireError::BadNodeId { field, key: k })),
+        };
+        let bytes = match v {
+            None => Vec::new(),
+            Some(s) => b64_or_fail(&s, field, err)?,
+        };
+        out.insert(id, bytes);
+    }
+    Ok(true)
+}
+
+/// Seed for a list of structs: `null` is nil, an element `null` is a zero
+/// struct.
+pub(super) struct StructList<'a, T> {
+    err: &'a mut ErrSlot,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<'de, T: GoStruct> DeserializeSeed<'de> for StructList<'_, T> {
+    type Value = Option<Vec<T>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: GoStruct> Visitor<'de> for StructList<'_, T> {
+    type Value = Option<Vec<T>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let mut out = Vec::new();
+        loop {
+            let mut item = T::default();
+            let seed = Merge {
+                target: &mut item,
+                err: &mut *self.err,
+            };
+            match seq.next_element_seed(seed)? {
+                Some(_) => out.push(item),
+                None => return Ok(Some(out)),
+            }
+        }
+    }
+}
+
+pub(super) fn set_struct_list<'de, A: MapAccess<'de>, T: GoStruct>(
+    map: &mut A,
+    slot: &mut Option<Vec<T>>,
+    err: &mut ErrSlot,
+) -> Result<bool, A::Error> {
+    *slot = map.next_value_seed(StructList {
+        err,
+        _t: std::marker::PhantomData,
+    })?;
+    Ok(slot.is_some())
+}
+
+/// Seed for a pointer to a struct: `null` is nil, an object is decoded into
+/// the existing value if there is one.
+pub(super) struct StructPtr<'a, T> {
+    target: &'a mut Option<T>,
+    err: &'a mut ErrSlot,
+}
+
+impl<'de, T: GoStruct> DeserializeSeed<'de> for StructPtr<'_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: GoStruct> Visitor<'de> for StructPtr<'_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        *self.target = None;
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let target = self.target.get_or_insert_with(T::default);
+        Merge {
+            target,
+            err: self.err,
+        }
+        .visit_map(map)
+        .map(|_| ())
+    }
+}
+
+pub(super) fn set_struct_ptr<'de, A: MapAccess<'de>, T: GoStruct>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    err: &mut ErrSlot,
+) -> Result<bool, A::Error> {
+    map.next_value_seed(StructPtr { target: slot, err })?;
+    Ok(slot.is_some())
+}
+
+// ---------------------------------------------------------------------------
+// Encoding helpers
+// ---------------------------------------------------------------------------
+
+/// Bytes as a base64 string.
+pub(super) struct B64<'a>(pub(super) &'a [u8]);
+
+impl Serialize for B64<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&encode_b64(self.0))
+    }
+}
+
+/// Bytes or `null`.
+pub(super) fn opt_b64(b: &Option<Vec<u8>>) -> Option<B64<'_>> {
+    b.as_deref().map(B64)
+}
+
+/// A value written with its `Display` text.
+pub(super) struct Text<'a, T>(pub(super) &'a T);
+
+impl<T: fmt::Display> Serialize for Text<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self.0)
+    }
+}
+
+/// A list whose elements are written through a wrapper.
+pub(super) struct Seq<'a, T, W>(&'a [T], fn(&'a T) -> W);
+
+impl<T, W: Serialize> Serialize for Seq<'_, T, W> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&(self.1)(item))?;
+        }
+        seq.end()
+    }
+}
+
+pub(super) fn opt_b64_list(v: &Option<Vec<Vec<u8>>>) -> Option<Seq<'_, Vec<u8>, B64<'_>>> {
+    v.as_deref().map(|v| Seq(v, |b| B64(b)))
+}
+
+pub(super) fn opt_hash_list(
+    v: &Option<Vec<AumHash>>,
+) -> Option<Seq<'_, AumHash, Text<'_, AumHash>>> {
+    v.as_deref().map(|v| Seq(v, Text))
+}
+
+/// A node-ID-keyed map, keys in byte order of their decimal text (Go sorts
+/// map keys as strings).
+pub(super) struct SigMap<'a>(pub(super) &'a BTreeMap<NodeId, Vec<u8>>);
+
+impl Serialize for SigMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut entries: Vec<(String, &Vec<u8>)> =
+            self.0.iter().map(|(k, v)| (k.to_string(), v)).collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut m = s.serialize_map(Some(entries.len()))?;
+        for (k, v) in &entries {
+            m.serialize_entry(k, &B64(v))?;
+        }
+        m.end()
+    }
+}
+
+/// `""` for no hash, else its text.
+pub(super) struct OptHashText<'a>(pub(super) &'a Option<AumHash>);
+
+impl Serialize for OptHashText<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(h) => s.collect_str(h),
+            None => s.serialize_str(""),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Per-type glue
+// ---------------------------------------------------------------------------
