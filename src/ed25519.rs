@@ -199,7 +199,7 @@ pub fn verify_cofactorless(public: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), 
 ///
 /// Decoding is as lenient as Go's `edwards25519.Point.SetBytes`: non-canonical
 /// encodings (`y ≥ p`, and `x = 0` with the sign bit set) are accepted, so for
-/// example 32 zero bytes (the point `(1, 0)` of order 4) and `y = p + 1` (the
+/// example 32 zero bytes (y = 0, a point of order 4) and `y = p + 1` (the
 /// identity) are small-order. Returns `false` for input that is not 32 bytes
 /// long or does not decode to a point at all.
 pub fn is_small_order(public: &[u8]) -> bool {

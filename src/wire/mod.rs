@@ -96,11 +96,11 @@ use gojson::*;
 pub const METHOD: &str = "GET";
 
 /// Response size cap Go's client applies to most Tailnet Lock RPCs: 1 MiB.
-pub const SMALL_RESPONSE_CAP: usize = 1 << 20;
+pub const SMALL_RESPONSE_CAP: usize = crate::limits::MAX_BOOTSTRAP_RESPONSE;
 
 /// Response size cap Go's client applies to `init/begin`, `sync/offer` and
 /// `sync/send`, whose responses carry many signatures or AUMs: 10 MiB.
-pub const LARGE_RESPONSE_CAP: usize = 10 << 20;
+pub const LARGE_RESPONSE_CAP: usize = crate::limits::MAX_SYNC_RESPONSE;
 
 /// Size cap this module applies when parsing a request body (the control
 /// plane's side). Go's control plane is not public, so this is this crate's
