@@ -165,8 +165,11 @@ impl Authority {
     }
 
     /// Verifies and stores `updates` (oldest first), then moves the head by
-    /// fork choice (Go's `Inform`). All or nothing: on error neither the
-    /// authority nor storage changes. AUMs already stored are skipped.
+    /// fork choice (Go's `Inform`). Verification is all or nothing: if any
+    /// update fails, nothing is stored and the authority is unchanged. AUMs
+    /// already stored are skipped. (As in Go, if recomputing the active chain
+    /// fails *after* the verified AUMs were stored — a storage error or the
+    /// 2000-step limit — they stay stored and the head stays where it was.)
     pub fn inform<S: Storage + ?Sized>(
         &mut self,
         storage: &mut S,
