@@ -79,7 +79,12 @@ fn bench(c: &mut Criterion) {
             let mut nk = [0u8; 32];
             nk[..4].copy_from_slice(&i.to_le_bytes());
             let nk = NodeKey(nk);
-            (nk, NodeKeySignature::sign_direct(&k, &nk, None).to_cbor())
+            (
+                nk,
+                NodeKeySignature::sign_direct(&k, &nk, None)
+                    .unwrap()
+                    .to_cbor(),
+            )
         })
         .collect();
     group.bench_function("node_key_authorized_10000_direct", |b| {

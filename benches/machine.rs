@@ -54,7 +54,11 @@ fn bench(c: &mut Criterion) {
             Peer {
                 node_id: i64::from(i),
                 node_key: nk,
-                signature: Bytes::from(NodeKeySignature::sign_direct(&k, &nk, None).to_cbor()),
+                signature: Bytes::from(
+                    NodeKeySignature::sign_direct(&k, &nk, None)
+                        .unwrap()
+                        .to_cbor(),
+                ),
                 unsigned_peer_api_only: false,
             }
         })

@@ -108,7 +108,11 @@ fn signed_peer(id: i64, signer: &NlPrivate) -> Peer {
     Peer {
         node_id: id,
         node_key: nk,
-        signature: Bytes::from(NodeKeySignature::sign_direct(signer, &nk, None).to_cbor()),
+        signature: Bytes::from(
+            NodeKeySignature::sign_direct(signer, &nk, None)
+                .expect("wrapping key")
+                .to_cbor(),
+        ),
         unsigned_peer_api_only: false,
     }
 }
@@ -164,7 +168,16 @@ fn main() {
     // 32 zero bytes (what `tailscale lock sign` without a rotation key
     // stores): Go accepts such forgeries; this crate refuses small-order
     // verification keys.
-    let honest = NodeKeySignature::sign_direct(&admin, &NodeKey([5; 32]), Some([0; 32]));
+    // (This crate refuses to sign with a small-order wrapping key, so the
+    // Go-made signature is built by hand.)
+    let mut honest = NodeKeySignature {
+        sig_kind: SigKind::DIRECT,
+        pubkey: Some(NodeKey([5; 32]).to_binary().to_vec()),
+        key_id: Some(admin.public().0.to_vec()),
+        wrapping_pubkey: Some(vec![0; 32]),
+        ..Default::default()
+    };
+    honest.signature = Some(admin.sign(&honest.sig_hash()).to_vec());
     let forged = NodeKeySignature {
         sig_kind: SigKind::ROTATION,
         pubkey: Some(NodeKey([6; 32]).to_binary().to_vec()),

@@ -61,7 +61,7 @@
 //!
 //! // Check a peer's node-key signature against the trusted keys.
 //! let node = NodeKey([7; 32]);
-//! let signature = NodeKeySignature::sign_direct(&second, &node, None).to_cbor();
+//! let signature = NodeKeySignature::sign_direct(&second, &node, None)?.to_cbor();
 //! authority.node_key_authorized(&node, &signature)?;
 //! assert!(authority.node_key_authorized(&NodeKey([8; 32]), &signature).is_err());
 //!

@@ -250,7 +250,18 @@ impl NodeKeySignature {
 
     /// A Direct signature by `signer` over `node_key`. `wrapping` is the key
     /// allowed to rotate it later; `None` leaves it absent (never zeros).
-    pub fn sign_direct(signer: &NlPrivate, node_key: &NodeKey, wrapping: Option<[u8; 32]>) -> Self {
+    ///
+    /// A small-order `wrapping` key (such as the 32 zero bytes Go's CLI
+    /// writes) is refused with [`NksError::SmallOrderKey`]: anyone could
+    /// forge rotations under it.
+    pub fn sign_direct(
+        signer: &NlPrivate,
+        node_key: &NodeKey,
+        wrapping: Option<[u8; 32]>,
+    ) -> Result<Self, NksError> {
+        if wrapping.is_some_and(|w| ed25519::is_small_order(&w)) {
+            return Err(NksError::SmallOrderKey);
+        }
         let mut s = NodeKeySignature {
             sig_kind: SigKind::DIRECT,
             pubkey: Some(node_key.to_binary().to_vec()),
@@ -260,12 +271,15 @@ impl NodeKeySignature {
             wrapping_pubkey: wrapping.map(|w| w.to_vec()),
         };
         s.signature = Some(signer.sign(&s.sig_hash()).to_vec());
-        s
+        Ok(s)
     }
 
     /// A Credential signature by `signer` delegating to `wrapping` (used for
-    /// wrapped auth keys).
-    pub fn sign_credential(signer: &NlPrivate, wrapping: [u8; 32]) -> Self {
+    /// wrapped auth keys). A small-order `wrapping` key is refused.
+    pub fn sign_credential(signer: &NlPrivate, wrapping: [u8; 32]) -> Result<Self, NksError> {
+        if ed25519::is_small_order(&wrapping) {
+            return Err(NksError::SmallOrderKey);
+        }
         let mut s = NodeKeySignature {
             sig_kind: SigKind::CREDENTIAL,
             pubkey: None,
@@ -275,7 +289,7 @@ impl NodeKeySignature {
             wrapping_pubkey: Some(wrapping.to_vec()),
         };
         s.signature = Some(signer.sign(&s.sig_hash()).to_vec());
-        s
+        Ok(s)
     }
 
     /// A Rotation wrapping `nested` for `node_key`, signed by `signer`

@@ -40,6 +40,39 @@ fn forge_for_zero_key(msg: &[u8]) -> [u8; 64] {
     unreachable!("the loop only ends by returning")
 }
 
+/// What Go's `tailscale lock sign <nodekey>` produces without a rotation
+/// key: a Direct signature whose wrapping key is 32 zero bytes. This crate's
+/// signing API refuses to make one, so it is built by hand.
+fn go_cli_direct(signer: &NlPrivate, node_key: &NodeKey) -> NodeKeySignature {
+    let mut s = NodeKeySignature {
+        sig_kind: SigKind::DIRECT,
+        pubkey: Some(node_key.to_binary().to_vec()),
+        key_id: Some(signer.public().0.to_vec()),
+        wrapping_pubkey: Some(vec![0; 32]),
+        ..Default::default()
+    };
+    s.signature = Some(signer.sign(&s.sig_hash()).to_vec());
+    s
+}
+
+#[test]
+fn signing_refuses_small_order_wrapping_keys() {
+    let k = NlPrivate::from_seed(&[9; 32]);
+    let nk = NodeKey([3; 32]);
+    assert_eq!(
+        NodeKeySignature::sign_direct(&k, &nk, Some([0; 32])),
+        Err(NksError::SmallOrderKey)
+    );
+    // The identity (y = 1) is small-order too.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    assert_eq!(
+        NodeKeySignature::sign_credential(&k, identity),
+        Err(NksError::SmallOrderKey)
+    );
+    assert!(NodeKeySignature::sign_direct(&k, &nk, Some(k.public().0)).is_ok());
+}
+
 #[test]
 fn forged_rotation_over_zero_wrapping_key_is_refused() {
     let trusted = NlPrivate::from_seed(&[7; 32]);
@@ -48,7 +81,7 @@ fn forged_rotation_over_zero_wrapping_key_is_refused() {
 
     // What Go's CLI produces: a Direct signature with 32 zero bytes as the
     // wrapping key. It is honest and must stay authorized.
-    let direct = NodeKeySignature::sign_direct(&trusted, &victim, Some([0; 32]));
+    let direct = go_cli_direct(&trusted, &victim);
     let keys = vec![trusted.to_key(1)];
     assert!(node_key_authorized(&keys, &victim, &direct.to_cbor()).is_ok());
 
@@ -72,7 +105,7 @@ fn forged_rotation_over_zero_wrapping_key_is_refused() {
 #[test]
 fn signing_without_rotation_key_leaves_wrapping_key_absent() {
     let trusted = NlPrivate::from_seed(&[9; 32]);
-    let s = NodeKeySignature::sign_direct(&trusted, &NodeKey([3; 32]), None);
+    let s = NodeKeySignature::sign_direct(&trusted, &NodeKey([3; 32]), None).unwrap();
     assert_eq!(s.wrapping_pubkey, None);
     // Key 6 (WrappingPubkey) is not in the encoding at all.
     let decoded = NodeKeySignature::from_cbor(&s.to_cbor()).unwrap();
@@ -85,7 +118,7 @@ fn honest_rotation_still_verifies() {
     let rotation = NlPrivate::from_seed(&[8; 32]);
     let old = NodeKey([1; 32]);
     let new = NodeKey([4; 32]);
-    let direct = NodeKeySignature::sign_direct(&trusted, &old, Some(rotation.public().0));
+    let direct = NodeKeySignature::sign_direct(&trusted, &old, Some(rotation.public().0)).unwrap();
     let rotated = tka::sig::resign(&rotation, &new, &direct.to_cbor()).unwrap();
     let auth = node_key_authorized(&[trusted.to_key(1)], &new, &rotated).unwrap();
     assert_eq!(auth.rotation().unwrap().prev_node_keys, vec![old]);

@@ -138,7 +138,13 @@ fn peer(id: i64, signer: Option<&NlPrivate>) -> Peer {
         node_id: id,
         node_key: nk,
         signature: signer
-            .map(|s| Bytes::from(NodeKeySignature::sign_direct(s, &nk, None).to_cbor()))
+            .map(|s| {
+                Bytes::from(
+                    NodeKeySignature::sign_direct(s, &nk, None)
+                        .unwrap()
+                        .to_cbor(),
+                )
+            })
             .unwrap_or_default(),
         unsigned_peer_api_only: false,
     }
@@ -357,7 +363,9 @@ fn locked_out_self_raises_health() {
     w.tell(Event::SelfSignature(Bytes::new()));
     assert!(w.node.health().contains(&HealthIssue::LockedOut));
     let admin = w.admin.clone();
-    let sig = NodeKeySignature::sign_direct(&admin, &NodeKey([9; 32]), None).to_cbor();
+    let sig = NodeKeySignature::sign_direct(&admin, &NodeKey([9; 32]), None)
+        .unwrap()
+        .to_cbor();
     w.tell(Event::SelfSignature(Bytes::from(sig)));
     assert!(!w.node.health().contains(&HealthIssue::LockedOut));
 }
@@ -370,7 +378,7 @@ fn rotated_away_keys_are_rejected() {
     let rot = NlPrivate::from_seed(&[33; 32]);
     let old = NodeKey([50; 32]);
     let new = NodeKey([51; 32]);
-    let direct = NodeKeySignature::sign_direct(&admin, &old, Some(rot.public().0));
+    let direct = NodeKeySignature::sign_direct(&admin, &old, Some(rot.public().0)).unwrap();
     let rotated = tka::sig::resign(&rot, &new, &direct.to_cbor()).unwrap();
     w.tell(Event::PeersReplaced(vec![
         Peer {

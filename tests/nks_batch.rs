@@ -16,24 +16,30 @@ fn batch_verdicts_equal_single_verdicts() {
     for i in 0..20u8 {
         peers.push((
             nk(i),
-            NodeKeySignature::sign_direct(&trusted, &nk(i), None).to_cbor(),
+            NodeKeySignature::sign_direct(&trusted, &nk(i), None)
+                .unwrap()
+                .to_cbor(),
         ));
     }
     // A signature for another node key, one by an untrusted key, garbage,
     // a corrupted signature, and an honest rotation.
     peers.push((
         nk(50),
-        NodeKeySignature::sign_direct(&trusted, &nk(51), None).to_cbor(),
+        NodeKeySignature::sign_direct(&trusted, &nk(51), None)
+            .unwrap()
+            .to_cbor(),
     ));
     peers.push((
         nk(52),
-        NodeKeySignature::sign_direct(&stranger, &nk(52), None).to_cbor(),
+        NodeKeySignature::sign_direct(&stranger, &nk(52), None)
+            .unwrap()
+            .to_cbor(),
     ));
     peers.push((nk(53), vec![0xa1, 0x01]));
-    let mut bad = NodeKeySignature::sign_direct(&trusted, &nk(54), None);
+    let mut bad = NodeKeySignature::sign_direct(&trusted, &nk(54), None).unwrap();
     bad.signature.as_mut().unwrap()[5] ^= 1;
     peers.push((nk(54), bad.to_cbor()));
-    let d = NodeKeySignature::sign_direct(&trusted, &nk(55), Some(rot.public().0));
+    let d = NodeKeySignature::sign_direct(&trusted, &nk(55), Some(rot.public().0)).unwrap();
     peers.push((nk(56), resign(&rot, &nk(56), &d.to_cbor()).unwrap()));
 
     let refs: Vec<(NodeKey, &[u8])> = peers.iter().map(|(n, s)| (*n, s.as_slice())).collect();
