@@ -73,34 +73,39 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Wire format and primitives.
+pub mod aum;
+pub mod cbor;
 pub mod ed25519;
+pub mod error;
 pub mod hash;
 pub mod kdf;
 pub mod key;
-pub mod wire;
-
-pub use hash::AumHash;
-pub use key::{NlPublic, NodeKey};
-pub mod aum;
-pub mod authority;
-pub mod builder;
-pub mod cbor;
-mod chain;
-pub mod compact;
-pub mod control;
-pub mod error;
 pub mod limits;
-pub mod machine;
 pub mod sig;
 pub mod state;
+
+// The authority and its storage.
+pub mod authority;
+pub mod builder;
+mod chain;
+pub mod compact;
 pub mod storage;
-pub mod sync;
 pub mod tailchonk;
+
+// Talking to control.
+pub mod control;
+pub mod sync;
+pub mod wire;
+
+// The sans-IO driver.
+pub mod machine;
 
 pub use aum::{Aum, AumKind, Signature};
 pub use authority::Authority;
 pub use error::{AumVerifyError, AuthorityError, DecodeError, SyncError, ValidationError};
-pub use key::{Key, KeyKind, NlPrivate};
+pub use hash::AumHash;
+pub use key::{Key, KeyKind, NlPrivate, NlPublic, NodeKey};
 pub use sig::{node_key_authorized, NodeKeySignature, SigKind};
 pub use state::State;
 pub use storage::{MemStorage, Storage, StoredAum, VerifiedAum};
