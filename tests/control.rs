@@ -142,7 +142,7 @@ fn bootstrap_gives_the_genesis_while_enabled_and_the_secret_once_disabled() {
     let resp = control.bootstrap(&req);
     assert_eq!(resp.genesis_aum, aums[0].to_cbor());
     assert!(resp.disablement_secret.is_empty());
-    let info = control.tka_info();
+    let info = control.tka_info().unwrap();
     assert!(info.enabled() && !info.disabled);
     assert_eq!(info.head_hash().unwrap(), Some(aums[3].hash()));
     // Through the handler: the same, and no DisablementSecret field.
@@ -161,7 +161,7 @@ fn bootstrap_gives_the_genesis_while_enabled_and_the_secret_once_disabled() {
     assert!(!control.disable(b""));
     assert_eq!(snapshot(&control), before);
     assert_eq!(control.bootstrap(&req).genesis_aum, aums[0].to_cbor());
-    assert!(control.tka_info().enabled());
+    assert!(control.tka_info().unwrap().enabled());
 
     // The right one turns the lock off and wipes control's chain.
     assert!(control.disable(SECRET));
@@ -170,7 +170,7 @@ fn bootstrap_gives_the_genesis_while_enabled_and_the_secret_once_disabled() {
     let resp = control.bootstrap(&req);
     assert!(resp.genesis_aum.is_empty());
     assert_eq!(resp.disablement_secret, SECRET);
-    let info = control.tka_info();
+    let info = control.tka_info().unwrap();
     assert!(!info.enabled() && info.disabled);
     let body = control.handle(Path::Bootstrap, &req.body(), NOW).unwrap();
     assert_eq!(
@@ -193,6 +193,42 @@ fn bootstrap_gives_the_genesis_while_enabled_and_the_secret_once_disabled() {
         Err(ControlError::NotEnabled)
     ));
     assert!(!control.disable(SECRET));
+}
+
+/// What a Go client concludes from control's `TKAInfo` once it is put in a
+/// map response: the lock is on iff a `TKAInfo` is present and not
+/// `Disabled` (Go's `TKAEnabled: lastTKAInfo != nil && !Disabled`).
+fn go_client_sees_lock_on(info: Option<wire::TkaInfo>) -> bool {
+    let body = match info {
+        Some(i) => format!(
+            r#"{{"TKAInfo":{}}}"#,
+            String::from_utf8(i.to_json()).unwrap()
+        ),
+        None => "{}".to_owned(),
+    };
+    let resp = wire::MapResponseTka::from_json(body.as_bytes()).unwrap();
+    resp.tka_info.is_some_and(|i| !i.disabled)
+}
+
+#[test]
+fn a_control_that_never_enabled_sends_no_tka_info() {
+    // Regression: tka_info() used to return `{"Head":"","Disabled":false}`
+    // for a tailnet that never enabled the lock, which Go's client reads as
+    // "lock on".
+    let control = ControlResponder::disabled(MemStorage::new());
+    assert_eq!(control.tka_info(), None);
+    assert!(!go_client_sees_lock_on(control.tka_info()));
+    let resp = control.bootstrap(&wire::BootstrapRequest::default());
+    assert!(resp.genesis_aum.is_empty() && resp.disablement_secret.is_empty());
+
+    // Enabled: on, with the head; disabled: off, and says so.
+    let aums = chain(&genesis_state(SECRET, 1), 2);
+    let mut control = control_at(&aums, 2);
+    assert!(go_client_sees_lock_on(control.tka_info()));
+    assert!(control.disable(SECRET));
+    let info = control.tka_info().unwrap();
+    assert!(info.disabled && info.head.is_empty());
+    assert!(!go_client_sees_lock_on(Some(info)));
 }
 
 #[test]
