@@ -417,17 +417,24 @@ fn exchange(
     node_store: &mut MemStorage,
     control: &mut ControlResponder<MemStorage>,
 ) -> Result<Exchanged, Stop> {
-    exchange_seen(node, node_store, control, &mut Vec::new())
+    exchange_seen(node, node_store, control, false, &mut Vec::new())
 }
 
 /// [`exchange`], recording the offers sent (the node's, then control's).
+/// With `legacy`, the node sends the offer Go sent before 2026-04-17.
 fn exchange_seen(
     node: &mut Authority,
     node_store: &mut MemStorage,
     control: &mut ControlResponder<MemStorage>,
+    legacy: bool,
     offers: &mut Vec<SyncOffer>,
 ) -> Result<Exchanged, Stop> {
-    let offer = node.sync_offer(node_store).expect("node offer");
+    let offer = if legacy {
+        node.legacy_sync_offer(node_store)
+    } else {
+        node.sync_offer(node_store)
+    }
+    .expect("node offer");
     offers.push(offer.clone());
     let req = wire::SyncOfferRequest {
         version: CAP_VERSION,
@@ -501,6 +508,8 @@ struct Params {
     ahead_by: usize,
     node_is_ahead: bool,
     compact: Compact,
+    /// The node sends Go's legacy (pre-2026-04-17) offer.
+    legacy_node_offer: bool,
     forks_ahead: usize,
     forks_behind: usize,
     stale_ahead: usize,
@@ -618,7 +627,13 @@ fn run_case(p: &Params) -> Result<Ended, TestCaseError> {
     };
 
     let mut offers = Vec::new();
-    let done = match exchange_seen(&mut node_auth, &mut node_store, &mut control, &mut offers) {
+    let done = match exchange_seen(
+        &mut node_auth,
+        &mut node_store,
+        &mut control,
+        p.legacy_node_offer,
+        &mut offers,
+    ) {
         Ok(done) => done,
         Err(stop) => {
             let ended = match &stop {
@@ -714,31 +729,42 @@ fn params() -> impl Strategy<Value = Params> {
             Just(Compact::Ahead)
         ],
         (0..=6usize, 0..=6usize, 0..=2usize, 0..=2usize),
-        any::<u64>(),
+        (any::<u64>(), prop::bool::weighted(0.25)),
     )
-        .prop_map(|(shared, ahead_by, node_is_ahead, compact, forks, seed)| {
-            // Stay inside Go's limits (see the boundary tests):
-            // - a compacted side ahead keeps only about 24 to 73 AUMs, so the
-            //   other side's fork point must be inside that window;
-            // - a compacted side behind must keep an AUM that the other
-            //   side's offer (a 1,000-AUM walk from its head) lists.
-            let ahead_by = match compact {
-                Compact::Ahead => ahead_by % 15,
-                Compact::Behind => ahead_by.min(900),
-                Compact::None => ahead_by,
-            };
-            Params {
-                shared,
-                ahead_by,
-                node_is_ahead,
-                compact,
-                forks_ahead: forks.0,
-                forks_behind: forks.1,
-                stale_ahead: forks.2,
-                stale_behind: forks.3,
-                seed,
-            }
-        })
+        .prop_map(
+            |(shared, ahead_by, node_is_ahead, compact, forks, (seed, legacy))| {
+                // Stay inside Go's limits (see the boundary tests):
+                // - a compacted side ahead keeps only about 24 to 73 AUMs, so the
+                //   other side's fork point must be inside that window;
+                // - a compacted side behind must keep an AUM that the other
+                //   side's offer (a 1,000-AUM walk from its head) lists.
+                let ahead_by = match compact {
+                    Compact::Ahead => ahead_by % 15,
+                    Compact::Behind => ahead_by.min(900),
+                    Compact::None => ahead_by,
+                };
+                // A legacy offer (4, 16, 64 and 256 back, then the oldest) from
+                // an older node only reaches into a compacted control's window
+                // when the node is close; keep it to uncompacted controls here.
+                let control_compacted = match compact {
+                    Compact::None => false,
+                    Compact::Ahead => !node_is_ahead,
+                    Compact::Behind => node_is_ahead,
+                };
+                Params {
+                    shared,
+                    ahead_by,
+                    node_is_ahead,
+                    compact,
+                    legacy_node_offer: legacy && !control_compacted,
+                    forks_ahead: forks.0,
+                    forks_behind: forks.1,
+                    stale_ahead: forks.2,
+                    stale_behind: forks.3,
+                    seed,
+                }
+            },
+        )
 }
 
 proptest! {
@@ -758,8 +784,9 @@ proptest! {
 #[test]
 fn compacted_side_converges_or_reports_no_intersection() {
     let far = prop_oneof![0..=MAX_AHEAD, (MAX_AHEAD - 100)..=MAX_AHEAD];
-    let strategy =
-        (params(), any::<bool>(), far, 0..=120usize).prop_map(|(mut p, behind, far, near)| {
+    let strategy = (params(), any::<bool>(), far, 0..=120usize, any::<bool>()).prop_map(
+        |(mut p, behind, far, near, legacy)| {
+            p.legacy_node_offer = legacy;
             if behind {
                 p.compact = Compact::Behind;
                 p.ahead_by = far;
@@ -768,7 +795,8 @@ fn compacted_side_converges_or_reports_no_intersection() {
                 p.ahead_by = near;
             }
             p
-        });
+        },
+    );
     let seen: std::cell::RefCell<HashMap<(Compact, Ended), usize>> = Default::default();
     let mut runner = proptest::test_runner::TestRunner::new(config(64));
     let result = runner.run(&strategy, |p| {
@@ -851,6 +879,7 @@ fn exactly_a_thousand_behind_either_way() {
                 ahead_by: MAX_AHEAD,
                 node_is_ahead,
                 compact: Compact::None,
+                legacy_node_offer: false,
                 forks_ahead: 0,
                 forks_behind: 0,
                 stale_ahead: 0,
