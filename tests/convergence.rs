@@ -13,16 +13,20 @@
 //! 4. the node sends its AUMs; control informs them and answers with its
 //!    head.
 //!
-//! The cases: a shared linear history (up to 990 AUMs), one side up to 1,000
+//! The cases: a shared linear history (up to 993 AUMs), one side up to 1,000
 //! AUMs ahead of the other on that line, random forks near both tips (which
 //! may or may not beat the long line), stale losing branches anywhere below
 //! the tips, and optionally one side compacted with Go's defaults (24 AUMs,
-//! 14 days) at a `now` when the shared history is 15 days old. The long line
-//! is signed once and shared by every case; stores are loaded from it as
-//! persisted (unverified) records, so only the exchange itself verifies.
+//! 14 days) at a `now` when the shared history is 15 days old; sometimes the
+//! node sends Go's legacy offer. The long line is signed once and shared by
+//! every case; stores are loaded from it as persisted (unverified) records,
+//! so only the exchange itself verifies signatures.
 //!
 //! Where Go's limits make the property fail, a deterministic test below
-//! shows the boundary (`*_boundary` tests).
+//! shows the boundary (`*_boundary` tests), and
+//! `compacted_side_converges_or_reports_no_intersection` explores past it.
+//!
+//! PROPTEST_CASES overrides every property's case count.
 
 use proptest::prelude::*;
 use std::collections::{HashMap, HashSet};
