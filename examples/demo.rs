@@ -56,8 +56,8 @@ impl Demo {
     fn control_state(&self) -> Event {
         let info = self.control.tka_info();
         Event::ControlState {
-            enabled: info.enabled() && !info.disabled,
-            head: info.head_hash().ok().flatten(),
+            enabled: info.as_ref().is_some_and(|i| i.enabled()),
+            head: info.and_then(|i| i.head_hash().ok().flatten()),
         }
     }
 }

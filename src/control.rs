@@ -97,11 +97,15 @@ impl<S: Storage> ControlResponder<S> {
         }
     }
 
-    /// The `TKAInfo` to put in map responses.
-    pub fn tka_info(&self) -> wire::TkaInfo {
+    /// The `TKAInfo` to put in map responses: the head while the lock is
+    /// on, `Disabled` once it was turned off, and `None` (no `TKAInfo` at
+    /// all) if it was never on. Go's client treats any `TKAInfo` without
+    /// `Disabled` as "lock on", so a never-enabled tailnet must send none.
+    pub fn tka_info(&self) -> Option<wire::TkaInfo> {
         match &self.authority {
-            Some(a) => wire::TkaInfo::new(Some(a.head()), false),
-            None => wire::TkaInfo::new(None, self.disablement_secret.is_some()),
+            Some(a) => Some(wire::TkaInfo::new(Some(a.head()), false)),
+            None if self.disablement_secret.is_some() => Some(wire::TkaInfo::new(None, true)),
+            None => None,
         }
     }
 

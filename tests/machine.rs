@@ -67,8 +67,8 @@ impl World {
     fn control_state(&self) -> Event {
         let info = self.control.tka_info();
         Event::ControlState {
-            enabled: info.enabled() && !info.disabled,
-            head: info.head_hash().unwrap(),
+            enabled: info.as_ref().is_some_and(|i| i.enabled()),
+            head: info.and_then(|i| i.head_hash().unwrap()),
         }
     }
 
