@@ -110,3 +110,9 @@ pub use sig::{node_key_authorized, NodeKeySignature, SigKind};
 pub use state::State;
 pub use storage::{MemStorage, Storage, StoredAum, VerifiedAum};
 pub use sync::{Intersection, SyncOffer};
+
+/// The README's code blocks, compiled and run as doc tests so the README
+/// cannot drift from the code.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
