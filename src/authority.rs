@@ -241,6 +241,15 @@ impl Authority {
         if updates.is_empty() {
             return Err(AuthorityError::EmptyInform);
         }
+        // States are kept only while a later update still names them as
+        // parent, so a long batch holds a handful of states, not one per
+        // update (a batch from control may hold tens of thousands).
+        let mut refs: HashMap<AumHash, usize> = HashMap::new();
+        for u in updates {
+            if let Some(p) = u.parent() {
+                *refs.entry(p).or_default() += 1;
+            }
+        }
         let mut state_at_hash: HashMap<AumHash, State> = HashMap::new();
         let mut prev = self.head();
         state_at_hash.insert(prev, self.state.clone());
@@ -249,13 +258,22 @@ impl Authority {
         let mut last_state: Option<State> = None;
         for (index, update) in updates.iter().enumerate() {
             let hash = update.hash();
+            let parent = update.parent();
+            if let Some(p) = parent {
+                if let Some(n) = refs.get_mut(&p) {
+                    *n -= 1;
+                }
+            }
             if storage.aum(&hash)?.is_some() {
                 head_chain = false;
+                if let Some(p) = parent {
+                    if refs.get(&p) == Some(&0) {
+                        state_at_hash.remove(&p);
+                    }
+                }
                 continue;
             }
-            let parent = update
-                .parent()
-                .ok_or(AuthorityError::UpdateMissingParent(index))?;
+            let parent = parent.ok_or(AuthorityError::UpdateMissingParent(index))?;
             let parent_state = match state_at_hash.get(&parent) {
                 Some(s) => s,
                 None => {
@@ -277,7 +295,12 @@ impl Authority {
                 head_chain = false;
             }
             prev = hash;
-            state_at_hash.insert(hash, next.clone());
+            if refs.get(&parent) == Some(&0) {
+                state_at_hash.remove(&parent);
+            }
+            if refs.get(&hash).is_some_and(|n| *n > 0) {
+                state_at_hash.insert(hash, next.clone());
+            }
             last_state = Some(next);
             to_commit.push(VerifiedAum::new_verified(update.clone()));
         }
