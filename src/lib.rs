@@ -13,6 +13,8 @@ pub use key::{NlPublic, NodeKey};
 pub mod aum;
 pub mod cbor;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod sig;
 pub mod state;
