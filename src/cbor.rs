@@ -459,13 +459,18 @@ pub(crate) type Encoder<W> = minicbor::Encoder<W>;
 /// The error type of an encoding step into an infallible sink.
 pub(crate) type EncodeResult = Result<(), minicbor::encode::Error<std::convert::Infallible>>;
 
+/// Initial capacity of an encoding buffer, in bytes.
+const INITIAL_ENCODE_CAPACITY: usize = 256;
+
 /// Runs `f` against an encoder writing into a fresh vector.
 ///
 /// Both sinks used by this crate (vectors and [`HashSink`]) are infallible and
 /// no user `Encode` impls run, so the encoder cannot fail; the result is
 /// discarded on that basis.
 pub(crate) fn encode_to_vec(f: impl FnOnce(&mut Encoder<Vec<u8>>) -> EncodeResult) -> Vec<u8> {
-    let mut e = Encoder::new(Vec::new());
+    // Room for a typical signed AUM or node-key signature, so encoding one
+    // does not reallocate as it grows; larger values grow as usual.
+    let mut e = Encoder::new(Vec::with_capacity(INITIAL_ENCODE_CAPACITY));
     let _ = f(&mut e);
     e.into_writer()
 }
