@@ -20,7 +20,7 @@
 use crate::limits::{CBOR_MAX_ARRAY_ELEMENTS, CBOR_MAX_DEPTH, CBOR_MAX_MAP_PAIRS};
 use minicbor::data::Type;
 use minicbor::Decoder;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Why bytes were refused as a TKA structure.
@@ -245,7 +245,7 @@ fn type_name(ty: Type) -> &'static str {
 
 /// A map key as read from a struct map: a field number, or an unknown key
 /// kept only for duplicate detection.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum StructKey {
     /// A key naming field `n` (integer `n`, or the text `"n"`).
     Field(u64),
@@ -436,7 +436,9 @@ impl<'b> Reader<'b> {
             _ => return Err(self.mismatch(target)),
         };
         let mut seen: u64 = 0;
-        let mut unknown: Vec<StructKey> = Vec::new();
+        // A set, not a list: a map may hold 1024 unknown keys and an input
+        // thousands of such maps, so a linear scan per key is quadratic.
+        let mut unknown: BTreeSet<StructKey> = BTreeSet::new();
         // Go reports a field's type error after finishing the map, but any
         // error rejects the input, so the first one is returned at once.
         for _ in 0..n {
@@ -453,7 +455,7 @@ impl<'b> Reader<'b> {
                     if unknown.contains(&other) {
                         return Err(DecodeError::DuplicateKey(format!("{other:?}")));
                     }
-                    unknown.push(other);
+                    unknown.insert(other);
                     self.skip()?;
                 }
             }
@@ -491,13 +493,18 @@ pub(crate) type Encoder<W> = minicbor::Encoder<W>;
 /// The error type of an encoding step into an infallible sink.
 pub(crate) type EncodeResult = Result<(), minicbor::encode::Error<std::convert::Infallible>>;
 
+/// Initial capacity of an encoding buffer, in bytes.
+const INITIAL_ENCODE_CAPACITY: usize = 256;
+
 /// Runs `f` against an encoder writing into a fresh vector.
 ///
 /// Both sinks used by this crate (vectors and [`HashSink`]) are infallible and
 /// no user `Encode` impls run, so the encoder cannot fail; the result is
 /// discarded on that basis.
 pub(crate) fn encode_to_vec(f: impl FnOnce(&mut Encoder<Vec<u8>>) -> EncodeResult) -> Vec<u8> {
-    let mut e = Encoder::new(Vec::new());
+    // Room for a typical signed AUM or node-key signature, so encoding one
+    // does not reallocate as it grows; larger values grow as usual.
+    let mut e = Encoder::new(Vec::with_capacity(INITIAL_ENCODE_CAPACITY));
     let _ = f(&mut e);
     e.into_writer()
 }

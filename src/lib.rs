@@ -78,6 +78,8 @@ pub mod aum;
 pub mod cbor;
 pub mod ed25519;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hash;
 pub mod kdf;
 pub mod key;
