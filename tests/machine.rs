@@ -392,3 +392,56 @@ fn rotated_away_keys_are_rejected() {
     );
     assert!(w.node.verdicts()[&51].admits());
 }
+
+/// Regression (found by the simulation, seed 0xe6321365f2e3a167): control's
+/// head moved while a sync was in flight and the answer described the older
+/// head. The machine used to mark itself settled for the newer state and
+/// never synced to it; it must sync again.
+#[test]
+fn control_state_changing_during_a_sync_starts_another() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let add = |w: &mut World, seed: u8| {
+        let (storage, authority) = w.control.parts_mut();
+        let a = authority.unwrap();
+        let mut b = a.builder(Some(&admin));
+        b.add_key(NlPrivate::from_seed(&[seed; 32]).to_key(1))
+            .unwrap();
+        let updates = b.finalize(storage).unwrap();
+        a.inform(storage, &updates, 0).unwrap();
+    };
+    add(&mut w, 60);
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    let (id, path, body) = loop {
+        match w.node.poll_action() {
+            Some(Action::SendRequest { id, path, body }) => break (id, path, body),
+            Some(_) => continue,
+            None => panic!("expected a sync offer"),
+        }
+    };
+    // Control answers now (at its first new head)...
+    let answer = w.control.handle(path, &body, 0).unwrap();
+    // ...but before the answer arrives its head moves again.
+    add(&mut w, 61);
+    w.now = w.now.plus_ms(100);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    assert!(w.node.poll_action().is_none(), "one request at a time");
+    w.node.handle_event(
+        w.now,
+        Event::Response {
+            id,
+            body: Bytes::from(answer),
+        },
+    );
+    w.run();
+    assert_eq!(
+        w.node.authority().unwrap().head(),
+        w.control.authority().unwrap().head(),
+        "the node caught up with control's newer head"
+    );
+    assert_eq!(w.node.poll_timeout(), None);
+}

@@ -296,6 +296,9 @@ struct InFlight {
     id: RequestId,
     deadline: Time,
     what: Pending,
+    /// Control's state the exchange was started for: an exchange completes
+    /// (or gives up) for that state, not for whatever control said since.
+    for_state: Option<ControlState>,
 }
 
 /// Why an exchange with control stopped.
@@ -477,8 +480,9 @@ impl TkaMachine {
             }
             Event::Response { id, body } => self.on_response(now, id, &body),
             Event::RequestFailed { id, reason } => {
-                if self.take_in_flight(id).is_some() {
-                    self.fail(now, Failure::Transient(self.failing_issue(), reason));
+                if let Some((_, sent_for)) = self.take_in_flight(id) {
+                    let issue = self.failing_issue();
+                    self.fail(now, sent_for, Failure::Transient(issue, reason));
                 }
             }
             Event::PeerUpserted(p) => {
@@ -517,9 +521,9 @@ impl TkaMachine {
         self.actions.push_back(Action::Log { level, message });
     }
 
-    fn take_in_flight(&mut self, id: RequestId) -> Option<Pending> {
+    fn take_in_flight(&mut self, id: RequestId) -> Option<(Pending, Option<ControlState>)> {
         match &self.in_flight {
-            Some(f) if f.id == id => self.in_flight.take().map(|f| f.what),
+            Some(f) if f.id == id => self.in_flight.take().map(|f| (f.what, f.for_state)),
             _ => None,
         }
     }
@@ -527,23 +531,33 @@ impl TkaMachine {
     fn check_deadline(&mut self, now: Time) {
         if let Some(f) = &self.in_flight {
             if now >= f.deadline {
-                let id = f.id;
+                let (id, sent_for) = (f.id, f.for_state);
                 self.in_flight = None;
+                let issue = self.failing_issue();
                 self.fail(
                     now,
-                    Failure::Transient(self.failing_issue(), format!("request {} timed out", id.0)),
+                    sent_for,
+                    Failure::Transient(issue, format!("request {} timed out", id.0)),
                 );
             }
         }
     }
 
-    fn send(&mut self, now: Time, what: Pending, path: Path, body: Vec<u8>) {
+    fn send(
+        &mut self,
+        now: Time,
+        for_state: Option<ControlState>,
+        what: Pending,
+        path: Path,
+        body: Vec<u8>,
+    ) {
         let id = RequestId(self.next_id);
         self.next_id += 1;
         self.in_flight = Some(InFlight {
             id,
             deadline: now.plus_ms(self.config.request_timeout_ms),
             what,
+            for_state,
         });
         self.actions
             .push_back(Action::SendRequest { id, path, body });
@@ -577,6 +591,7 @@ impl TkaMachine {
             let enable = want.enabled;
             self.send(
                 now,
+                Some(want),
                 Pending::Bootstrap { enable },
                 Path::Bootstrap,
                 req.to_json(),
@@ -600,10 +615,17 @@ impl TkaMachine {
                         head: offer.head,
                         ancestors: Some(offer.ancestors),
                     };
-                    self.send(now, Pending::SyncOffer, Path::SyncOffer, req.to_json());
+                    self.send(
+                        now,
+                        Some(want),
+                        Pending::SyncOffer,
+                        Path::SyncOffer,
+                        req.to_json(),
+                    );
                 }
                 Err(e) => self.fail(
                     now,
+                    Some(want),
                     Failure::Transient(HealthIssue::SyncFailing, format!("offer: {e}")),
                 ),
             }
@@ -618,7 +640,21 @@ impl TkaMachine {
         }
     }
 
-    fn fail(&mut self, now: Time, f: Failure) {
+    /// Records a failed exchange that was started for control state
+    /// `for_state`.
+    fn fail(&mut self, now: Time, for_state: Option<ControlState>, f: Failure) {
+        if for_state != self.control {
+            // Control's state changed while the exchange ran: the failure
+            // says nothing about the new state, which is tried at once.
+            let why = match &f {
+                Failure::Transient(_, w) | Failure::Terminal(_, w) => w,
+            };
+            self.log(
+                Level::Info,
+                format!("TKA sync error: {why}; control's state changed since, trying again"),
+            );
+            return;
+        }
         match f {
             Failure::Transient(issue, why) => {
                 self.attempts += 1;
@@ -628,7 +664,7 @@ impl TkaMachine {
                         Level::Warn,
                         format!("TKA sync error: {why}; giving up until control's state changes"),
                     );
-                    self.blocked_for = self.control;
+                    self.blocked_for = for_state;
                     self.retry_at = None;
                 } else {
                     let shift = (self.attempts - 1).min(30);
@@ -647,7 +683,7 @@ impl TkaMachine {
             Failure::Terminal(issue, why) => {
                 self.health.insert(issue);
                 self.log(Level::Warn, format!("TKA sync error: {why}"));
-                self.blocked_for = self.control;
+                self.blocked_for = for_state;
                 self.retry_at = None;
             }
         }
@@ -667,7 +703,7 @@ impl TkaMachine {
     }
 
     fn on_response(&mut self, now: Time, id: RequestId, body: &[u8]) {
-        let Some(what) = self.take_in_flight(id) else {
+        let Some((what, sent_for)) = self.take_in_flight(id) else {
             self.log(
                 Level::Info,
                 format!("ignoring response to stale request {}", id.0),
@@ -675,16 +711,22 @@ impl TkaMachine {
             return;
         };
         let result = match what {
-            Pending::Bootstrap { enable } => self.on_bootstrap(now, enable, body),
-            Pending::SyncOffer => self.on_sync_offer(now, body),
-            Pending::SyncSend => self.on_sync_send(now, body),
+            Pending::Bootstrap { enable } => self.on_bootstrap(now, sent_for, enable, body),
+            Pending::SyncOffer => self.on_sync_offer(now, sent_for, body),
+            Pending::SyncSend => self.on_sync_send(now, sent_for, body),
         };
         if let Err(f) = result {
-            self.fail(now, f);
+            self.fail(now, sent_for, f);
         }
     }
 
-    fn on_bootstrap(&mut self, now: Time, enable: bool, body: &[u8]) -> Result<(), Failure> {
+    fn on_bootstrap(
+        &mut self,
+        now: Time,
+        sent_for: Option<ControlState>,
+        enable: bool,
+        body: &[u8],
+    ) -> Result<(), Failure> {
         let resp = wire::parse_response::<wire::BootstrapRequest>(body).map_err(|e| {
             Failure::Transient(self.failing_issue(), format!("bootstrap response: {e}"))
         })?;
@@ -705,7 +747,7 @@ impl TkaMachine {
                     Level::Info,
                     "tailnet lock disabled by a valid disablement secret".into(),
                 );
-                self.settled_for = self.control;
+                self.settled_for = sent_for;
                 Ok(())
             } else {
                 // Retried with backoff (bounded): control may yet send the
@@ -758,7 +800,12 @@ impl TkaMachine {
         Ok(())
     }
 
-    fn on_sync_offer(&mut self, now: Time, body: &[u8]) -> Result<(), Failure> {
+    fn on_sync_offer(
+        &mut self,
+        now: Time,
+        sent_for: Option<ControlState>,
+        body: &[u8],
+    ) -> Result<(), Failure> {
         let transient = |why: String| Failure::Transient(HealthIssue::SyncFailing, why);
         let resp = wire::parse_response::<wire::SyncOfferRequest>(body)
             .map_err(|e| transient(format!("offer RPC: {e}")))?;
@@ -771,7 +818,7 @@ impl TkaMachine {
         };
         self.just_enabled = false;
         if control_offer.head == a.head() {
-            self.settled_for = self.control;
+            self.settled_for = sent_for;
             self.succeed();
             return Ok(());
         }
@@ -831,11 +878,22 @@ impl TkaMachine {
             missing_aums: Some(to_send.iter().map(|s| s.aum().to_cbor()).collect()),
             interactive: false,
         };
-        self.send(now, Pending::SyncSend, Path::SyncSend, req.to_json());
+        self.send(
+            now,
+            sent_for,
+            Pending::SyncSend,
+            Path::SyncSend,
+            req.to_json(),
+        );
         Ok(())
     }
 
-    fn on_sync_send(&mut self, now: Time, body: &[u8]) -> Result<(), Failure> {
+    fn on_sync_send(
+        &mut self,
+        now: Time,
+        sent_for: Option<ControlState>,
+        body: &[u8],
+    ) -> Result<(), Failure> {
         let resp = wire::parse_response::<wire::SyncSendRequest>(body)
             .map_err(|e| Failure::Transient(HealthIssue::SyncFailing, format!("send RPC: {e}")))?;
         let Some(a) = self.authority.as_mut() else {
@@ -860,7 +918,7 @@ impl TkaMachine {
         } else if !delta.is_empty() {
             self.actions.push_back(Action::Persist(delta));
         }
-        self.settled_for = self.control;
+        self.settled_for = sent_for;
         self.succeed();
         Ok(())
     }
