@@ -445,3 +445,87 @@ fn control_state_changing_during_a_sync_starts_another() {
     );
     assert_eq!(w.node.poll_timeout(), None);
 }
+
+/// Regression (found by the simulation, seed 0x3ed445e0a2aec3b1): failure
+/// warnings outlived the failure. A node whose sync/send failed, and whose
+/// retry then found it already at control's head, kept `SyncFailing`; a
+/// node whose bootstrap failed kept `BootstrapFailing` after control turned
+/// the lock off.
+#[test]
+fn failure_warnings_clear_once_settled() {
+    let mut w = World::new(Mode::Enforce);
+    // Bootstrap fails; then control turns the lock off.
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    let id = loop {
+        match w.node.poll_action() {
+            Some(Action::SendRequest { id, .. }) => break id,
+            Some(_) => continue,
+            None => panic!("expected a bootstrap request"),
+        }
+    };
+    w.node.handle_event(
+        w.now,
+        Event::RequestFailed {
+            id,
+            reason: "offline".into(),
+        },
+    );
+    w.run();
+    assert!(w.node.health().contains(&HealthIssue::BootstrapFailing));
+    w.tell(Event::ControlState {
+        enabled: false,
+        head: None,
+    });
+    assert!(w.node.health().is_empty(), "{:?}", w.node.health());
+
+    // Enabled and synced; a new head arrives but sync/send fails.
+    w.sync();
+    let admin = w.admin.clone();
+    let (storage, authority) = w.control.parts_mut();
+    let a = authority.unwrap();
+    let mut b = a.builder(Some(&admin));
+    b.add_key(NlPrivate::from_seed(&[62; 32]).to_key(1))
+        .unwrap();
+    let updates = b.finalize(storage).unwrap();
+    a.inform(storage, &updates, 0).unwrap();
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    for expected in [tka::wire::Path::SyncOffer, tka::wire::Path::SyncSend] {
+        let (id, path, body) = loop {
+            match w.node.poll_action() {
+                Some(Action::SendRequest { id, path, body }) => break (id, path, body),
+                Some(_) => continue,
+                None => panic!("expected {expected}"),
+            }
+        };
+        assert_eq!(path, expected);
+        let ev = if path == tka::wire::Path::SyncOffer {
+            let answer = w.control.handle(path, &body, 0).unwrap();
+            Event::Response {
+                id,
+                body: Bytes::from(answer),
+            }
+        } else {
+            Event::RequestFailed {
+                id,
+                reason: "HTTP 502".into(),
+            }
+        };
+        w.node.handle_event(w.now, ev);
+    }
+    w.run();
+    assert!(w.node.health().contains(&HealthIssue::SyncFailing));
+    let retry = w.node.poll_timeout().unwrap();
+    w.now = retry;
+    w.node.handle_timeout(retry);
+    w.run();
+    assert_eq!(
+        w.node.authority().unwrap().head(),
+        w.control.authority().unwrap().head()
+    );
+    assert!(w.node.health().is_empty(), "{:?}", w.node.health());
+    assert_eq!(w.node.poll_timeout(), None);
+}

@@ -599,13 +599,20 @@ impl TkaMachine {
             return;
         }
         let Some(a) = &self.authority else {
+            // Lock off here and at control: nothing is failing any more.
             self.settled_for = Some(want);
+            self.succeed();
             return;
         };
         let differs = want.head != Some(a.head());
         let needed = self.just_enabled || (differs && self.settled_for != Some(want));
         if !needed {
             self.settled_for = Some(want);
+            if !differs {
+                // In agreement with control (say after a failed sync/send
+                // whose retry finds nothing left to do): clear the warnings.
+                self.succeed();
+            }
         } else {
             match a.sync_offer(&self.storage) {
                 Ok(offer) => {
