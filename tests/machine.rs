@@ -529,3 +529,47 @@ fn failure_warnings_clear_once_settled() {
     assert!(w.node.health().is_empty(), "{:?}", w.node.health());
     assert_eq!(w.node.poll_timeout(), None);
 }
+
+/// Regression: a node whose persisted AUMs could not be opened bootstraps
+/// into fresh storage, but the embedder was only told to persist the new
+/// genesis, next to the unreadable AUMs it still held. The durable store
+/// then no longer matched the installed authority (here it reopened at the
+/// stale AUM instead of the genesis). The machine must first tell the
+/// embedder to remove the old state, and the storage warning must clear.
+#[test]
+fn bootstrap_over_unreadable_storage_replaces_it() {
+    let mut w = World::new(Mode::Enforce);
+    let admin = w.admin.clone();
+    // An AUM whose parent (the genesis) is missing from the store.
+    let g = w.control.authority().unwrap().head();
+    let mut orphan = Aum {
+        message_kind: AumKind::NO_OP,
+        prev_aum_hash: Some(g.0.to_vec()),
+        ..Default::default()
+    };
+    orphan.signatures = Some(admin.sign_aum(&orphan.sig_hash()));
+    w.persisted
+        .load_persisted(StoredAum::new(orphan.clone()), 0);
+    let mut node = TkaMachine::new(
+        Config::new(NodeKey([9; 32])),
+        Persisted {
+            aums: vec![(StoredAum::new(orphan), 0)],
+            last_active_ancestor: None,
+            disallowed_state_ids: vec![],
+        },
+        w.now,
+    );
+    assert!(node.authority().is_none());
+    assert!(node.health().contains(&HealthIssue::StorageUnreadable));
+    std::mem::swap(&mut w.node, &mut node);
+    w.sync();
+    let a = w.node.authority().expect("bootstrapped");
+    let reopened = Authority::open(&w.persisted).unwrap();
+    assert_eq!(reopened.head(), a.head(), "durable store matches");
+    assert_eq!(w.persisted.len(), 1);
+    assert!(
+        !w.node.health().contains(&HealthIssue::StorageUnreadable),
+        "{:?}",
+        w.node.health()
+    );
+}

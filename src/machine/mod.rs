@@ -791,6 +791,12 @@ impl TkaMachine {
         let a = Authority::bootstrap(&mut rec, genesis, now.unix_secs())
             .map_err(|e| transient(format!("tka bootstrap: {e}")))?;
         let delta = rec.delta;
+        if !self.storage.is_empty() {
+            // Stored AUMs that could not be opened: the embedder must drop
+            // them too, or its store would not reopen to this authority.
+            self.actions.push_back(Action::RemoveAllState);
+            self.health.remove(&HealthIssue::StorageUnreadable);
+        }
         self.storage = fresh;
         self.actions.push_back(Action::Persist(delta));
         self.actions.push_back(Action::AuthorityInstalled {
