@@ -573,3 +573,55 @@ fn bootstrap_over_unreadable_storage_replaces_it() {
         w.node.health()
     );
 }
+
+/// Regression (found by the simulation, seed 0x54caf79ebf7bb0e4): giving
+/// up on a sync whose offer had already brought the node to control's head
+/// (only sync/send kept failing) left `SyncFailing` raised for good, since
+/// a node that gave up never looked again until control's state changed.
+#[test]
+fn giving_up_while_in_agreement_clears_the_warning() {
+    let mut w = World::new(Mode::Enforce);
+    let mut cfg = Config::new(NodeKey([9; 32]));
+    cfg.max_attempts = 1;
+    w.node = TkaMachine::new(cfg, Persisted::default(), w.now);
+    w.sync();
+    let admin = w.admin.clone();
+    let (storage, authority) = w.control.parts_mut();
+    let a = authority.unwrap();
+    let mut b = a.builder(Some(&admin));
+    b.add_key(NlPrivate::from_seed(&[63; 32]).to_key(1))
+        .unwrap();
+    let updates = b.finalize(storage).unwrap();
+    a.inform(storage, &updates, 0).unwrap();
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    for _ in 0..2 {
+        let (id, path, body) = loop {
+            match w.node.poll_action() {
+                Some(Action::SendRequest { id, path, body }) => break (id, path, body),
+                Some(_) => continue,
+                None => panic!("expected a request"),
+            }
+        };
+        let ev = if path == tka::wire::Path::SyncOffer {
+            Event::Response {
+                id,
+                body: Bytes::from(w.control.handle(path, &body, 0).unwrap()),
+            }
+        } else {
+            Event::RequestFailed {
+                id,
+                reason: "HTTP 502".into(),
+            }
+        };
+        w.node.handle_event(w.now, ev);
+    }
+    w.run();
+    assert_eq!(
+        w.node.authority().unwrap().head(),
+        w.control.authority().unwrap().head()
+    );
+    assert!(w.node.health().is_empty(), "{:?}", w.node.health());
+    assert_eq!(w.node.poll_timeout(), None);
+}

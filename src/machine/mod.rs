@@ -577,6 +577,19 @@ impl TkaMachine {
         }
         let Some(want) = self.control else { return };
         self.update_fail_open(want);
+        let agrees = match &self.authority {
+            None => !want.enabled,
+            Some(a) => want.enabled && !self.just_enabled && want.head == Some(a.head()),
+        };
+        if agrees {
+            // Nothing to do, even after giving up on an earlier exchange
+            // (say a sync/send that failed after its offer had brought the
+            // node to control's head, or a bootstrap before control turned
+            // the lock off): the failure warnings no longer apply.
+            self.settled_for = Some(want);
+            self.succeed();
+            return;
+        }
         if self.blocked_for == Some(want) {
             return;
         }
@@ -599,20 +612,13 @@ impl TkaMachine {
             return;
         }
         let Some(a) = &self.authority else {
-            // Lock off here and at control: nothing is failing any more.
-            self.settled_for = Some(want);
-            self.succeed();
             return;
         };
-        let differs = want.head != Some(a.head());
-        let needed = self.just_enabled || (differs && self.settled_for != Some(want));
+        // Heads differ here (or the lock was just enabled). After a sync
+        // that completed without consensus, wait for control's next state.
+        let needed = self.just_enabled || self.settled_for != Some(want);
         if !needed {
             self.settled_for = Some(want);
-            if !differs {
-                // In agreement with control (say after a failed sync/send
-                // whose retry finds nothing left to do): clear the warnings.
-                self.succeed();
-            }
         } else {
             match a.sync_offer(&self.storage) {
                 Ok(offer) => {
