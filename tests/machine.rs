@@ -625,3 +625,46 @@ fn giving_up_while_in_agreement_clears_the_warning() {
     assert!(w.node.health().is_empty(), "{:?}", w.node.health());
     assert_eq!(w.node.poll_timeout(), None);
 }
+
+/// Regression (found by the simulation, seed 0xefb8ea804257643d): a node
+/// that refused a disablement (wrong secret) and was then locally disabled
+/// agreed with control (lock off on both sides) but kept warning
+/// `DisablementRejected`, "leaving TKA enabled", although it was off.
+#[test]
+fn local_disable_after_a_rejected_disablement_clears_the_warning() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    w.now = w.now.plus_ms(1000);
+    w.node.handle_event(
+        w.now,
+        Event::ControlState {
+            enabled: false,
+            head: None,
+        },
+    );
+    let id = loop {
+        match w.node.poll_action() {
+            Some(Action::SendRequest { id, .. }) => break id,
+            Some(_) => continue,
+            None => panic!("expected a bootstrap request"),
+        }
+    };
+    let bad = tka::wire::BootstrapResponse {
+        genesis_aum: vec![],
+        disablement_secret: b"not the secret".to_vec(),
+    };
+    use tka::wire::ToWire;
+    w.node.handle_event(
+        w.now,
+        Event::Response {
+            id,
+            body: Bytes::from(bad.to_json()),
+        },
+    );
+    w.run();
+    assert!(w.node.health().contains(&HealthIssue::DisablementRejected));
+    w.tell(Event::LocalDisable);
+    assert!(w.node.authority().is_none());
+    assert!(w.node.health().is_empty(), "{:?}", w.node.health());
+    assert_eq!(w.node.poll_timeout(), None);
+}

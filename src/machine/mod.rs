@@ -702,6 +702,8 @@ impl TkaMachine {
         }
     }
 
+    /// An exchange completed, or there is nothing to exchange: every
+    /// warning about a failing exchange is cleared.
     fn succeed(&mut self) {
         self.attempts = 0;
         self.retry_at = None;
@@ -710,6 +712,8 @@ impl TkaMachine {
             HealthIssue::BootstrapFailing,
             HealthIssue::NoIntersection,
             HealthIssue::UnrelatedChain,
+            HealthIssue::DisablementRejected,
+            HealthIssue::StateIdDisallowed,
         ] {
             self.health.remove(&h);
         }
