@@ -668,3 +668,34 @@ fn local_disable_after_a_rejected_disablement_clears_the_warning() {
     assert!(w.node.health().is_empty(), "{:?}", w.node.health());
     assert_eq!(w.node.poll_timeout(), None);
 }
+
+/// Regression (found by the simulation, seed 0x271ba7480f72af0f): a
+/// local-disable while a request was in flight left the node fail-open
+/// without the `NoAuthority` warning until the request finished, because
+/// fail-open was only re-evaluated when no request was in flight.
+#[test]
+fn fail_open_is_reported_while_a_request_is_in_flight() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let (storage, authority) = w.control.parts_mut();
+    let a = authority.unwrap();
+    let mut b = a.builder(Some(&admin));
+    b.add_key(NlPrivate::from_seed(&[64; 32]).to_key(1))
+        .unwrap();
+    let updates = b.finalize(storage).unwrap();
+    a.inform(storage, &updates, 0).unwrap();
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    while w.node.poll_action().is_some() {}
+    assert!(w.node.poll_timeout().is_some(), "a sync offer is in flight");
+    w.node.handle_event(w.now, Event::LocalDisable);
+    while w.node.poll_action().is_some() {}
+    assert!(w.node.authority().is_none());
+    assert!(
+        w.node.health().contains(&HealthIssue::NoAuthority),
+        "{:?}",
+        w.node.health()
+    );
+}

@@ -566,6 +566,10 @@ impl TkaMachine {
     /// Starts the next exchange with control, if one is due (Go's
     /// `tkaSyncIfNeeded`).
     fn drive(&mut self, now: Time) {
+        let Some(want) = self.control else { return };
+        // Fail-open is reported at once, even while a request is in flight
+        // or a retry is pending.
+        self.update_fail_open(want);
         if self.in_flight.is_some() {
             return;
         }
@@ -575,8 +579,6 @@ impl TkaMachine {
             }
             self.retry_at = None;
         }
-        let Some(want) = self.control else { return };
-        self.update_fail_open(want);
         let agrees = match &self.authority {
             None => !want.enabled,
             Some(a) => want.enabled && !self.just_enabled && want.head == Some(a.head()),
