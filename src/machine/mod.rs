@@ -924,17 +924,13 @@ impl TkaMachine {
         let Some(a) = self.authority.as_mut() else {
             return Ok(());
         };
-        if resp.head != a.head() {
-            let msg = format!(
+        let desync = (resp.head != a.head()).then(|| {
+            format!(
                 "TKA desync: expected consensus after sync but our head is {} and the control plane's is {}",
                 a.head(),
                 resp.head
-            );
-            self.actions.push_back(Action::Log {
-                level: Level::Warn,
-                message: msg,
-            });
-        }
+            )
+        });
         let mut rec = Recording::new(&mut self.storage);
         let compacted = a.compact(&mut rec, now.unix_secs(), self.config.compaction);
         let delta = rec.delta;
@@ -942,6 +938,12 @@ impl TkaMachine {
             self.log(Level::Warn, format!("tka compact: {e}"));
         } else if !delta.is_empty() {
             self.actions.push_back(Action::Persist(delta));
+        }
+        if let Some(msg) = desync {
+            // Not an error for Go either, but Go syncs again at the next
+            // netmap since its head still differs; retrying with backoff
+            // does the same here instead of settling silently behind.
+            return Err(Failure::Transient(HealthIssue::SyncFailing, msg));
         }
         self.settled_for = sent_for;
         self.succeed();
