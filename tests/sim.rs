@@ -1654,3 +1654,11 @@ fn the_simulation_reaches_every_behaviour() {
         );
     }
 }
+
+/// A corrupted offer answer that still parsed (its `MissingAUMs` key
+/// mangled, so ignored) let a sync complete without consensus; the node
+/// logged the desync and settled behind control with no warning.
+#[test]
+fn regression_seed_728758b83abd268a() {
+    run_case(0x728758b83abd268a, 41, false).unwrap();
+}
