@@ -11,8 +11,16 @@
 //! a node to control's head, and that over a dead network every node goes
 //! quiet after a bounded number of attempts.
 //!
+//! Each case is one `u64` seed (plus a step count proptest may shrink):
+//! every random choice comes from a ChaCha generator seeded with it, so a
+//! failure prints a seed that replays exactly. Seeds that failed during
+//! development are kept below as plain regression tests, and
+//! `the_simulation_reaches_every_behaviour` checks that the random steps
+//! really produce forks, compaction, disablement, stale answers and so on.
+//!
 //! `TKA_SIM_CASES` sets the number of proptest cases (default 1000);
-//! `TKA_SIM_SEED=<n>` runs that one seed and prints its step log.
+//! `TKA_SIM_SEED=<n> [TKA_SIM_STEPS=<n>] cargo test --test sim replay_one_seed
+//! -- --nocapture` replays one seed and prints its step log.
 
 use bytes::Bytes;
 use proptest::prelude::*;
