@@ -423,3 +423,310 @@ fn unchanged_netmap_emits_nothing_and_a_changed_signature_is_rechecked() {
     assert!(!w.node.verdicts()[&2].admits());
     assert!(w.node.verdicts()[&1].admits());
 }
+
+/// Regression (found by the simulation, seed 0xe6321365f2e3a167): control's
+/// head moved while a sync was in flight and the answer described the older
+/// head. The machine used to mark itself settled for the newer state and
+/// never synced to it; it must sync again.
+#[test]
+fn control_state_changing_during_a_sync_starts_another() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let add = |w: &mut World, seed: u8| {
+        let (storage, authority) = w.control.parts_mut();
+        let a = authority.unwrap();
+        let mut b = a.builder(Some(&admin));
+        b.add_key(NlPrivate::from_seed(&[seed; 32]).to_key(1))
+            .unwrap();
+        let updates = b.finalize(storage).unwrap();
+        a.inform(storage, &updates, 0).unwrap();
+    };
+    add(&mut w, 60);
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    let (id, path, body) = loop {
+        match w.node.poll_action() {
+            Some(Action::SendRequest { id, path, body }) => break (id, path, body),
+            Some(_) => continue,
+            None => panic!("expected a sync offer"),
+        }
+    };
+    // Control answers now (at its first new head)...
+    let answer = w.control.handle(path, &body, 0).unwrap();
+    // ...but before the answer arrives its head moves again.
+    add(&mut w, 61);
+    w.now = w.now.plus_ms(100);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    assert!(w.node.poll_action().is_none(), "one request at a time");
+    w.node.handle_event(
+        w.now,
+        Event::Response {
+            id,
+            body: Bytes::from(answer),
+        },
+    );
+    w.run();
+    assert_eq!(
+        w.node.authority().unwrap().head(),
+        w.control.authority().unwrap().head(),
+        "the node caught up with control's newer head"
+    );
+    assert_eq!(w.node.poll_timeout(), None);
+}
+
+/// Regression (found by the simulation, seed 0x3ed445e0a2aec3b1): failure
+/// warnings outlived the failure. A node whose sync/send failed, and whose
+/// retry then found it already at control's head, kept `SyncFailing`; a
+/// node whose bootstrap failed kept `BootstrapFailing` after control turned
+/// the lock off.
+#[test]
+fn failure_warnings_clear_once_settled() {
+    let mut w = World::new(Mode::Enforce);
+    // Bootstrap fails; then control turns the lock off.
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    let id = loop {
+        match w.node.poll_action() {
+            Some(Action::SendRequest { id, .. }) => break id,
+            Some(_) => continue,
+            None => panic!("expected a bootstrap request"),
+        }
+    };
+    w.node.handle_event(
+        w.now,
+        Event::RequestFailed {
+            id,
+            reason: "offline".into(),
+        },
+    );
+    w.run();
+    assert!(w.node.health().contains(&HealthIssue::BootstrapFailing));
+    w.tell(Event::ControlState {
+        enabled: false,
+        head: None,
+    });
+    assert!(w.node.health().is_empty(), "{:?}", w.node.health());
+
+    // Enabled and synced; a new head arrives but sync/send fails.
+    w.sync();
+    let admin = w.admin.clone();
+    let (storage, authority) = w.control.parts_mut();
+    let a = authority.unwrap();
+    let mut b = a.builder(Some(&admin));
+    b.add_key(NlPrivate::from_seed(&[62; 32]).to_key(1))
+        .unwrap();
+    let updates = b.finalize(storage).unwrap();
+    a.inform(storage, &updates, 0).unwrap();
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    for expected in [tka::wire::Path::SyncOffer, tka::wire::Path::SyncSend] {
+        let (id, path, body) = loop {
+            match w.node.poll_action() {
+                Some(Action::SendRequest { id, path, body }) => break (id, path, body),
+                Some(_) => continue,
+                None => panic!("expected {expected}"),
+            }
+        };
+        assert_eq!(path, expected);
+        let ev = if path == tka::wire::Path::SyncOffer {
+            let answer = w.control.handle(path, &body, 0).unwrap();
+            Event::Response {
+                id,
+                body: Bytes::from(answer),
+            }
+        } else {
+            Event::RequestFailed {
+                id,
+                reason: "HTTP 502".into(),
+            }
+        };
+        w.node.handle_event(w.now, ev);
+    }
+    w.run();
+    assert!(w.node.health().contains(&HealthIssue::SyncFailing));
+    let retry = w.node.poll_timeout().unwrap();
+    w.now = retry;
+    w.node.handle_timeout(retry);
+    w.run();
+    assert_eq!(
+        w.node.authority().unwrap().head(),
+        w.control.authority().unwrap().head()
+    );
+    assert!(w.node.health().is_empty(), "{:?}", w.node.health());
+    assert_eq!(w.node.poll_timeout(), None);
+}
+
+/// Regression: a node whose persisted AUMs could not be opened bootstraps
+/// into fresh storage, but the embedder was only told to persist the new
+/// genesis, next to the unreadable AUMs it still held. The durable store
+/// then no longer matched the installed authority (here it reopened at the
+/// stale AUM instead of the genesis). The machine must first tell the
+/// embedder to remove the old state, and the storage warning must clear.
+#[test]
+fn bootstrap_over_unreadable_storage_replaces_it() {
+    let mut w = World::new(Mode::Enforce);
+    let admin = w.admin.clone();
+    // An AUM whose parent (the genesis) is missing from the store.
+    let g = w.control.authority().unwrap().head();
+    let mut orphan = Aum {
+        message_kind: AumKind::NO_OP,
+        prev_aum_hash: Some(g.0.to_vec()),
+        ..Default::default()
+    };
+    orphan.signatures = Some(admin.sign_aum(&orphan.sig_hash()));
+    w.persisted
+        .load_persisted(StoredAum::new(orphan.clone()), 0);
+    let mut node = TkaMachine::new(
+        Config::new(NodeKey([9; 32])),
+        Persisted {
+            aums: vec![(StoredAum::new(orphan), 0)],
+            last_active_ancestor: None,
+            disallowed_state_ids: vec![],
+        },
+        w.now,
+    );
+    assert!(node.authority().is_none());
+    assert!(node.health().contains(&HealthIssue::StorageUnreadable));
+    std::mem::swap(&mut w.node, &mut node);
+    w.sync();
+    let a = w.node.authority().expect("bootstrapped");
+    let reopened = Authority::open(&w.persisted).unwrap();
+    assert_eq!(reopened.head(), a.head(), "durable store matches");
+    assert_eq!(w.persisted.len(), 1);
+    assert!(
+        !w.node.health().contains(&HealthIssue::StorageUnreadable),
+        "{:?}",
+        w.node.health()
+    );
+}
+
+/// Regression (found by the simulation, seed 0x54caf79ebf7bb0e4): giving
+/// up on a sync whose offer had already brought the node to control's head
+/// (only sync/send kept failing) left `SyncFailing` raised for good, since
+/// a node that gave up never looked again until control's state changed.
+#[test]
+fn giving_up_while_in_agreement_clears_the_warning() {
+    let mut w = World::new(Mode::Enforce);
+    let mut cfg = Config::new(NodeKey([9; 32]));
+    cfg.max_attempts = 1;
+    w.node = TkaMachine::new(cfg, Persisted::default(), w.now);
+    w.sync();
+    let admin = w.admin.clone();
+    let (storage, authority) = w.control.parts_mut();
+    let a = authority.unwrap();
+    let mut b = a.builder(Some(&admin));
+    b.add_key(NlPrivate::from_seed(&[63; 32]).to_key(1))
+        .unwrap();
+    let updates = b.finalize(storage).unwrap();
+    a.inform(storage, &updates, 0).unwrap();
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    for _ in 0..2 {
+        let (id, path, body) = loop {
+            match w.node.poll_action() {
+                Some(Action::SendRequest { id, path, body }) => break (id, path, body),
+                Some(_) => continue,
+                None => panic!("expected a request"),
+            }
+        };
+        let ev = if path == tka::wire::Path::SyncOffer {
+            Event::Response {
+                id,
+                body: Bytes::from(w.control.handle(path, &body, 0).unwrap()),
+            }
+        } else {
+            Event::RequestFailed {
+                id,
+                reason: "HTTP 502".into(),
+            }
+        };
+        w.node.handle_event(w.now, ev);
+    }
+    w.run();
+    assert_eq!(
+        w.node.authority().unwrap().head(),
+        w.control.authority().unwrap().head()
+    );
+    assert!(w.node.health().is_empty(), "{:?}", w.node.health());
+    assert_eq!(w.node.poll_timeout(), None);
+}
+
+/// Regression (found by the simulation, seed 0xefb8ea804257643d): a node
+/// that refused a disablement (wrong secret) and was then locally disabled
+/// agreed with control (lock off on both sides) but kept warning
+/// `DisablementRejected`, "leaving TKA enabled", although it was off.
+#[test]
+fn local_disable_after_a_rejected_disablement_clears_the_warning() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    w.now = w.now.plus_ms(1000);
+    w.node.handle_event(
+        w.now,
+        Event::ControlState {
+            enabled: false,
+            head: None,
+        },
+    );
+    let id = loop {
+        match w.node.poll_action() {
+            Some(Action::SendRequest { id, .. }) => break id,
+            Some(_) => continue,
+            None => panic!("expected a bootstrap request"),
+        }
+    };
+    let bad = tka::wire::BootstrapResponse {
+        genesis_aum: vec![],
+        disablement_secret: b"not the secret".to_vec(),
+    };
+    use tka::wire::ToWire;
+    w.node.handle_event(
+        w.now,
+        Event::Response {
+            id,
+            body: Bytes::from(bad.to_json()),
+        },
+    );
+    w.run();
+    assert!(w.node.health().contains(&HealthIssue::DisablementRejected));
+    w.tell(Event::LocalDisable);
+    assert!(w.node.authority().is_none());
+    assert!(w.node.health().is_empty(), "{:?}", w.node.health());
+    assert_eq!(w.node.poll_timeout(), None);
+}
+
+/// Regression (found by the simulation, seed 0x271ba7480f72af0f): a
+/// local-disable while a request was in flight left the node fail-open
+/// without the `NoAuthority` warning until the request finished, because
+/// fail-open was only re-evaluated when no request was in flight.
+#[test]
+fn fail_open_is_reported_while_a_request_is_in_flight() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let (storage, authority) = w.control.parts_mut();
+    let a = authority.unwrap();
+    let mut b = a.builder(Some(&admin));
+    b.add_key(NlPrivate::from_seed(&[64; 32]).to_key(1))
+        .unwrap();
+    let updates = b.finalize(storage).unwrap();
+    a.inform(storage, &updates, 0).unwrap();
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    while w.node.poll_action().is_some() {}
+    assert!(w.node.poll_timeout().is_some(), "a sync offer is in flight");
+    w.node.handle_event(w.now, Event::LocalDisable);
+    while w.node.poll_action().is_some() {}
+    assert!(w.node.authority().is_none());
+    assert!(
+        w.node.health().contains(&HealthIssue::NoAuthority),
+        "{:?}",
+        w.node.health()
+    );
+}

@@ -296,6 +296,9 @@ struct InFlight {
     id: RequestId,
     deadline: Time,
     what: Pending,
+    /// Control's state the exchange was started for: an exchange completes
+    /// (or gives up) for that state, not for whatever control said since.
+    for_state: Option<ControlState>,
 }
 
 /// Why an exchange with control stopped.
@@ -477,8 +480,9 @@ impl TkaMachine {
             }
             Event::Response { id, body } => self.on_response(now, id, &body),
             Event::RequestFailed { id, reason } => {
-                if self.take_in_flight(id).is_some() {
-                    self.fail(now, Failure::Transient(self.failing_issue(), reason));
+                if let Some((_, sent_for)) = self.take_in_flight(id) {
+                    let issue = self.failing_issue();
+                    self.fail(now, sent_for, Failure::Transient(issue, reason));
                 }
             }
             Event::PeerUpserted(p) => {
@@ -526,9 +530,9 @@ impl TkaMachine {
         self.actions.push_back(Action::Log { level, message });
     }
 
-    fn take_in_flight(&mut self, id: RequestId) -> Option<Pending> {
+    fn take_in_flight(&mut self, id: RequestId) -> Option<(Pending, Option<ControlState>)> {
         match &self.in_flight {
-            Some(f) if f.id == id => self.in_flight.take().map(|f| f.what),
+            Some(f) if f.id == id => self.in_flight.take().map(|f| (f.what, f.for_state)),
             _ => None,
         }
     }
@@ -536,23 +540,33 @@ impl TkaMachine {
     fn check_deadline(&mut self, now: Time) {
         if let Some(f) = &self.in_flight {
             if now >= f.deadline {
-                let id = f.id;
+                let (id, sent_for) = (f.id, f.for_state);
                 self.in_flight = None;
+                let issue = self.failing_issue();
                 self.fail(
                     now,
-                    Failure::Transient(self.failing_issue(), format!("request {} timed out", id.0)),
+                    sent_for,
+                    Failure::Transient(issue, format!("request {} timed out", id.0)),
                 );
             }
         }
     }
 
-    fn send(&mut self, now: Time, what: Pending, path: Path, body: Vec<u8>) {
+    fn send(
+        &mut self,
+        now: Time,
+        for_state: Option<ControlState>,
+        what: Pending,
+        path: Path,
+        body: Vec<u8>,
+    ) {
         let id = RequestId(self.next_id);
         self.next_id += 1;
         self.in_flight = Some(InFlight {
             id,
             deadline: now.plus_ms(self.config.request_timeout_ms),
             what,
+            for_state,
         });
         self.actions
             .push_back(Action::SendRequest { id, path, body });
@@ -561,6 +575,10 @@ impl TkaMachine {
     /// Starts the next exchange with control, if one is due (Go's
     /// `tkaSyncIfNeeded`).
     fn drive(&mut self, now: Time) {
+        let Some(want) = self.control else { return };
+        // Fail-open is reported at once, even while a request is in flight
+        // or a retry is pending.
+        self.update_fail_open(want);
         if self.in_flight.is_some() {
             return;
         }
@@ -570,8 +588,19 @@ impl TkaMachine {
             }
             self.retry_at = None;
         }
-        let Some(want) = self.control else { return };
-        self.update_fail_open(want);
+        let agrees = match &self.authority {
+            None => !want.enabled,
+            Some(a) => want.enabled && !self.just_enabled && want.head == Some(a.head()),
+        };
+        if agrees {
+            // Nothing to do, even after giving up on an earlier exchange
+            // (say a sync/send that failed after its offer had brought the
+            // node to control's head, or a bootstrap before control turned
+            // the lock off): the failure warnings no longer apply.
+            self.settled_for = Some(want);
+            self.succeed();
+            return;
+        }
         if self.blocked_for == Some(want) {
             return;
         }
@@ -586,6 +615,7 @@ impl TkaMachine {
             let enable = want.enabled;
             self.send(
                 now,
+                Some(want),
                 Pending::Bootstrap { enable },
                 Path::Bootstrap,
                 req.to_json(),
@@ -593,11 +623,11 @@ impl TkaMachine {
             return;
         }
         let Some(a) = &self.authority else {
-            self.settled_for = Some(want);
             return;
         };
-        let differs = want.head != Some(a.head());
-        let needed = self.just_enabled || (differs && self.settled_for != Some(want));
+        // Heads differ here (or the lock was just enabled). After a sync
+        // that completed without consensus, wait for control's next state.
+        let needed = self.just_enabled || self.settled_for != Some(want);
         if !needed {
             self.settled_for = Some(want);
         } else {
@@ -609,10 +639,17 @@ impl TkaMachine {
                         head: offer.head,
                         ancestors: Some(offer.ancestors),
                     };
-                    self.send(now, Pending::SyncOffer, Path::SyncOffer, req.to_json());
+                    self.send(
+                        now,
+                        Some(want),
+                        Pending::SyncOffer,
+                        Path::SyncOffer,
+                        req.to_json(),
+                    );
                 }
                 Err(e) => self.fail(
                     now,
+                    Some(want),
                     Failure::Transient(HealthIssue::SyncFailing, format!("offer: {e}")),
                 ),
             }
@@ -627,7 +664,21 @@ impl TkaMachine {
         }
     }
 
-    fn fail(&mut self, now: Time, f: Failure) {
+    /// Records a failed exchange that was started for control state
+    /// `for_state`.
+    fn fail(&mut self, now: Time, for_state: Option<ControlState>, f: Failure) {
+        if for_state != self.control {
+            // Control's state changed while the exchange ran: the failure
+            // says nothing about the new state, which is tried at once.
+            let why = match &f {
+                Failure::Transient(_, w) | Failure::Terminal(_, w) => w,
+            };
+            self.log(
+                Level::Info,
+                format!("TKA sync error: {why}; control's state changed since, trying again"),
+            );
+            return;
+        }
         match f {
             Failure::Transient(issue, why) => {
                 self.attempts += 1;
@@ -637,7 +688,7 @@ impl TkaMachine {
                         Level::Warn,
                         format!("TKA sync error: {why}; giving up until control's state changes"),
                     );
-                    self.blocked_for = self.control;
+                    self.blocked_for = for_state;
                     self.retry_at = None;
                 } else {
                     let shift = (self.attempts - 1).min(30);
@@ -656,12 +707,14 @@ impl TkaMachine {
             Failure::Terminal(issue, why) => {
                 self.health.insert(issue);
                 self.log(Level::Warn, format!("TKA sync error: {why}"));
-                self.blocked_for = self.control;
+                self.blocked_for = for_state;
                 self.retry_at = None;
             }
         }
     }
 
+    /// An exchange completed, or there is nothing to exchange: every
+    /// warning about a failing exchange is cleared.
     fn succeed(&mut self) {
         self.attempts = 0;
         self.retry_at = None;
@@ -670,13 +723,15 @@ impl TkaMachine {
             HealthIssue::BootstrapFailing,
             HealthIssue::NoIntersection,
             HealthIssue::UnrelatedChain,
+            HealthIssue::DisablementRejected,
+            HealthIssue::StateIdDisallowed,
         ] {
             self.health.remove(&h);
         }
     }
 
     fn on_response(&mut self, now: Time, id: RequestId, body: &[u8]) {
-        let Some(what) = self.take_in_flight(id) else {
+        let Some((what, sent_for)) = self.take_in_flight(id) else {
             self.log(
                 Level::Info,
                 format!("ignoring response to stale request {}", id.0),
@@ -684,16 +739,22 @@ impl TkaMachine {
             return;
         };
         let result = match what {
-            Pending::Bootstrap { enable } => self.on_bootstrap(now, enable, body),
-            Pending::SyncOffer => self.on_sync_offer(now, body),
-            Pending::SyncSend => self.on_sync_send(now, body),
+            Pending::Bootstrap { enable } => self.on_bootstrap(now, sent_for, enable, body),
+            Pending::SyncOffer => self.on_sync_offer(now, sent_for, body),
+            Pending::SyncSend => self.on_sync_send(now, sent_for, body),
         };
         if let Err(f) = result {
-            self.fail(now, f);
+            self.fail(now, sent_for, f);
         }
     }
 
-    fn on_bootstrap(&mut self, now: Time, enable: bool, body: &[u8]) -> Result<(), Failure> {
+    fn on_bootstrap(
+        &mut self,
+        now: Time,
+        sent_for: Option<ControlState>,
+        enable: bool,
+        body: &[u8],
+    ) -> Result<(), Failure> {
         let resp = wire::parse_response::<wire::BootstrapRequest>(body).map_err(|e| {
             Failure::Transient(self.failing_issue(), format!("bootstrap response: {e}"))
         })?;
@@ -714,7 +775,7 @@ impl TkaMachine {
                     Level::Info,
                     "tailnet lock disabled by a valid disablement secret".into(),
                 );
-                self.settled_for = self.control;
+                self.settled_for = sent_for;
                 Ok(())
             } else {
                 // Retried with backoff (bounded): control may yet send the
@@ -751,6 +812,12 @@ impl TkaMachine {
         let a = Authority::bootstrap(&mut rec, genesis, now.unix_secs())
             .map_err(|e| transient(format!("tka bootstrap: {e}")))?;
         let delta = rec.delta;
+        if !self.storage.is_empty() {
+            // Stored AUMs that could not be opened: the embedder must drop
+            // them too, or its store would not reopen to this authority.
+            self.actions.push_back(Action::RemoveAllState);
+            self.health.remove(&HealthIssue::StorageUnreadable);
+        }
         self.storage = fresh;
         self.actions.push_back(Action::Persist(delta));
         self.actions.push_back(Action::AuthorityInstalled {
@@ -767,7 +834,12 @@ impl TkaMachine {
         Ok(())
     }
 
-    fn on_sync_offer(&mut self, now: Time, body: &[u8]) -> Result<(), Failure> {
+    fn on_sync_offer(
+        &mut self,
+        now: Time,
+        sent_for: Option<ControlState>,
+        body: &[u8],
+    ) -> Result<(), Failure> {
         let transient = |why: String| Failure::Transient(HealthIssue::SyncFailing, why);
         let resp = wire::parse_response::<wire::SyncOfferRequest>(body)
             .map_err(|e| transient(format!("offer RPC: {e}")))?;
@@ -780,7 +852,7 @@ impl TkaMachine {
         };
         self.just_enabled = false;
         if control_offer.head == a.head() {
-            self.settled_for = self.control;
+            self.settled_for = sent_for;
             self.succeed();
             return Ok(());
         }
@@ -840,27 +912,34 @@ impl TkaMachine {
             missing_aums: Some(to_send.iter().map(|s| s.aum().to_cbor()).collect()),
             interactive: false,
         };
-        self.send(now, Pending::SyncSend, Path::SyncSend, req.to_json());
+        self.send(
+            now,
+            sent_for,
+            Pending::SyncSend,
+            Path::SyncSend,
+            req.to_json(),
+        );
         Ok(())
     }
 
-    fn on_sync_send(&mut self, now: Time, body: &[u8]) -> Result<(), Failure> {
+    fn on_sync_send(
+        &mut self,
+        now: Time,
+        sent_for: Option<ControlState>,
+        body: &[u8],
+    ) -> Result<(), Failure> {
         let resp = wire::parse_response::<wire::SyncSendRequest>(body)
             .map_err(|e| Failure::Transient(HealthIssue::SyncFailing, format!("send RPC: {e}")))?;
         let Some(a) = self.authority.as_mut() else {
             return Ok(());
         };
-        if resp.head != a.head() {
-            let msg = format!(
+        let desync = (resp.head != a.head()).then(|| {
+            format!(
                 "TKA desync: expected consensus after sync but our head is {} and the control plane's is {}",
                 a.head(),
                 resp.head
-            );
-            self.actions.push_back(Action::Log {
-                level: Level::Warn,
-                message: msg,
-            });
-        }
+            )
+        });
         let mut rec = Recording::new(&mut self.storage);
         let compacted = a.compact(&mut rec, now.unix_secs(), self.config.compaction);
         let delta = rec.delta;
@@ -869,7 +948,13 @@ impl TkaMachine {
         } else if !delta.is_empty() {
             self.actions.push_back(Action::Persist(delta));
         }
-        self.settled_for = self.control;
+        if let Some(msg) = desync {
+            // Not an error for Go either, but Go syncs again at the next
+            // netmap since its head still differs; retrying with backoff
+            // does the same here instead of settling silently behind.
+            return Err(Failure::Transient(HealthIssue::SyncFailing, msg));
+        }
+        self.settled_for = sent_for;
         self.succeed();
         Ok(())
     }
