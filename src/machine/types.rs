@@ -1,0 +1,233 @@
+//! The machine's inputs, outputs and settings.
+
+use super::peers::{NodeId, Peer, Verdict};
+use super::record::StorageDelta;
+use crate::compact::CompactionOptions;
+use crate::hash::AumHash;
+use crate::key::{Key, NodeKey};
+use crate::storage::StoredAum;
+use crate::wire::Path;
+use bytes::Bytes;
+use std::collections::BTreeSet;
+
+/// Wall-clock time in milliseconds since the Unix epoch, always passed in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Time(pub u64);
+
+impl Time {
+    /// From whole seconds since the epoch.
+    pub fn from_unix_secs(s: u64) -> Self {
+        Time(s.saturating_mul(1000))
+    }
+    /// Whole seconds since the epoch.
+    pub fn unix_secs(self) -> u64 {
+        self.0 / 1000
+    }
+    /// This time plus `ms` milliseconds.
+    pub fn plus_ms(self, ms: u64) -> Self {
+        Time(self.0.saturating_add(ms))
+    }
+}
+
+/// Whether rejected peers are dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Verify and log: every peer is admitted; verdicts say what enforcement
+    /// would have done.
+    Observe,
+    /// Refuse peers whose verdict rejects them.
+    Enforce,
+}
+
+/// Settings for a machine.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// This node's key (sent to control with every request).
+    pub node_key: NodeKey,
+    /// The capability version sent as `Version` in requests.
+    pub capability_version: i64,
+    /// Observe or enforce.
+    pub mode: Mode,
+    /// A request with no answer after this long counts as failed.
+    pub request_timeout_ms: u64,
+    /// The first retry delay; it doubles on each failure.
+    pub retry_initial_ms: u64,
+    /// The longest retry delay.
+    pub retry_max_ms: u64,
+    /// Failures in a row before the machine stops retrying until control's
+    /// state changes.
+    pub max_attempts: u32,
+    /// Compaction after each sync.
+    pub compaction: CompactionOptions,
+}
+
+impl Config {
+    /// Defaults: enforce, capability version 145, 60 s request timeout,
+    /// retries from 1 s doubling to 5 min, 8 attempts, Go's compaction.
+    pub fn new(node_key: NodeKey) -> Self {
+        Config {
+            node_key,
+            capability_version: 145,
+            mode: Mode::Enforce,
+            request_timeout_ms: 60_000,
+            retry_initial_ms: 1_000,
+            retry_max_ms: 300_000,
+            max_attempts: 8,
+            compaction: CompactionOptions::default(),
+        }
+    }
+}
+
+/// What the embedder persisted from earlier runs.
+#[derive(Clone, Debug, Default)]
+pub struct Persisted {
+    /// Stored AUMs with their commit times (Unix seconds).
+    pub aums: Vec<(StoredAum, u64)>,
+    /// The last-active-ancestor hint.
+    pub last_active_ancestor: Option<AumHash>,
+    /// State IDs this node refuses to bootstrap (`lock local-disable`).
+    pub disallowed_state_ids: Vec<(u64, u64)>,
+}
+
+/// An identifier pairing a request with its response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// An input.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Control's TKA state from a netmap (`TKAInfo`): enabled (not disabled)
+    /// and the head control holds.
+    ControlState {
+        /// Whether control says the lock is on.
+        enabled: bool,
+        /// Control's head (`None` for an empty head).
+        head: Option<AumHash>,
+    },
+    /// The body of a response to request `id`.
+    Response {
+        /// Which request.
+        id: RequestId,
+        /// The response body (JSON).
+        body: Bytes,
+    },
+    /// Request `id` failed (transport error, non-200 status, ...).
+    RequestFailed {
+        /// Which request.
+        id: RequestId,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// A peer was added or changed.
+    PeerUpserted(Peer),
+    /// A peer left the netmap.
+    PeerRemoved(NodeId),
+    /// The full peer set, replacing what was known.
+    PeersReplaced(Vec<Peer>),
+    /// This node's own signature from the netmap's self node.
+    SelfSignature(Bytes),
+    /// The user ran `lock local-disable`: forget the authority and refuse to
+    /// bootstrap its state IDs again.
+    LocalDisable,
+}
+
+/// A health condition the embedder should surface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum HealthIssue {
+    /// Control says the lock is on but no authority is installed, so peers
+    /// are not filtered (fail-open, as Go).
+    NoAuthority,
+    /// This node's own signature does not verify: peers that enforce the
+    /// lock will refuse it.
+    LockedOut,
+    /// Bootstrapping from control keeps failing.
+    BootstrapFailing,
+    /// Syncing with control keeps failing; the last good authority is used.
+    SyncFailing,
+    /// Control's chain shares no AUM with ours (for example a missed disable
+    /// and re-enable); no retry until control's head changes.
+    NoIntersection,
+    /// Control sent AUMs that do not connect to our chain; no retry until
+    /// control's head changes.
+    UnrelatedChain,
+    /// Control asked to disable the lock but the secret was not valid; the
+    /// lock stays on.
+    DisablementRejected,
+    /// Control's genesis has state IDs this node locally disabled.
+    StateIdDisallowed,
+    /// The persisted AUMs could not be opened.
+    StorageUnreadable,
+}
+
+/// How loud a log record is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    /// Routine progress.
+    Info,
+    /// Something the operator should look at.
+    Warn,
+}
+
+/// An output. Drain with [`TkaMachine::poll_action`] after every input.
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Send an HTTP GET with this JSON body to `path` on the control
+    /// channel, and report the outcome as [`Event::Response`] or
+    /// [`Event::RequestFailed`] with the same id.
+    SendRequest {
+        /// Pairs the response with this request.
+        id: RequestId,
+        /// Where to send it.
+        path: Path,
+        /// The JSON body.
+        body: Vec<u8>,
+    },
+    /// Durably apply this change to the persisted AUMs.
+    Persist(StorageDelta),
+    /// Delete every persisted AUM and hint (the lock was disabled).
+    RemoveAllState,
+    /// Persist this list of locally disallowed state IDs.
+    PersistDisallowedStateIds(Vec<(u64, u64)>),
+    /// An authority was installed.
+    AuthorityInstalled {
+        /// Its head.
+        head: AumHash,
+        /// Its trusted keys.
+        keys: Vec<Key>,
+    },
+    /// The installed authority's head moved.
+    AuthorityChanged {
+        /// The new head.
+        head: AumHash,
+        /// Its trusted keys.
+        keys: Vec<Key>,
+    },
+    /// The authority was removed (disabled): peers are no longer filtered.
+    AuthorityRemoved,
+    /// A peer's verdict changed (or the mode did).
+    PeerVerdict(PeerVerdict),
+    /// The set of health issues changed; this is the whole new set.
+    HealthChanged(BTreeSet<HealthIssue>),
+    /// A log line.
+    Log {
+        /// How loud.
+        level: Level,
+        /// The text.
+        message: String,
+    },
+}
+
+/// A peer's verdict and whether it is admitted in the current mode.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerVerdict {
+    /// The peer.
+    pub node_id: NodeId,
+    /// Its node key.
+    pub node_key: NodeKey,
+    /// What the checks found.
+    pub verdict: Verdict,
+    /// Whether the peer may connect: in observe mode always, in enforce mode
+    /// as the verdict says.
+    pub admitted: bool,
+}
