@@ -11,7 +11,7 @@
 //!    structural limit *before* anything is allocated, and rejects trailing
 //!    bytes. It recurses at most [`MAX_DEPTH`](crate::limits::CBOR_MAX_DEPTH)
 //!    levels.
-//! 2. Type-directed readers ([`Reader`]) then decode into the TKA structs,
+//! 2. Type-directed readers (`Reader`) then decode into the TKA structs,
 //!    relying on the first pass for structure and applying Go's type rules.
 //!
 //! Encoding uses `minicbor`'s encoder, which always writes the shortest

@@ -169,7 +169,7 @@ pub enum Level {
     Warn,
 }
 
-/// An output. Drain with [`TkaMachine::poll_action`] after every input.
+/// An output. Drain with [`TkaMachine::poll_action`](super::TkaMachine::poll_action) after every input.
 #[derive(Clone, Debug)]
 pub enum Action {
     /// Send an HTTP GET with this JSON body to `path` on the control
