@@ -107,6 +107,31 @@ impl World {
         panic!("the machine did not go quiet");
     }
 
+    /// Answers the node's pending bootstrap request with `secret` as the
+    /// disablement secret (what a lying or mistaken control sends).
+    fn answer_bootstrap_with_secret(&mut self, secret: &[u8]) {
+        let id = loop {
+            match self.node.poll_action() {
+                Some(Action::SendRequest { id, .. }) => break id,
+                Some(_) => continue,
+                None => panic!("expected a bootstrap request"),
+            }
+        };
+        let bad = tka::wire::BootstrapResponse {
+            genesis_aum: vec![],
+            disablement_secret: secret.to_vec(),
+        };
+        use tka::wire::ToWire;
+        self.node.handle_event(
+            self.now,
+            Event::Response {
+                id,
+                body: Bytes::from(bad.to_json()),
+            },
+        );
+        self.run();
+    }
+
     fn tell(&mut self, ev: Event) {
         self.now = self.now.plus_ms(1000);
         self.node.handle_event(self.now, ev);
@@ -241,26 +266,7 @@ fn disablement_needs_a_valid_secret() {
     };
     w.now = w.now.plus_ms(1000);
     w.node.handle_event(w.now, info_disabled);
-    let id = loop {
-        match w.node.poll_action() {
-            Some(Action::SendRequest { id, .. }) => break id,
-            Some(_) => continue,
-            None => panic!("expected a bootstrap request"),
-        }
-    };
-    let bad = tka::wire::BootstrapResponse {
-        genesis_aum: vec![],
-        disablement_secret: b"wrong".to_vec(),
-    };
-    use tka::wire::ToWire;
-    w.node.handle_event(
-        w.now,
-        Event::Response {
-            id,
-            body: Bytes::from(bad.to_json()),
-        },
-    );
-    w.run();
+    w.answer_bootstrap_with_secret(b"wrong");
     assert!(w.node.authority().is_some(), "the lock stays on");
     assert!(w.node.health().contains(&HealthIssue::DisablementRejected));
     let retry = w.node.poll_timeout().expect("a backed-off retry");
@@ -673,26 +679,7 @@ fn local_disable_after_a_rejected_disablement_clears_the_warning() {
             head: None,
         },
     );
-    let id = loop {
-        match w.node.poll_action() {
-            Some(Action::SendRequest { id, .. }) => break id,
-            Some(_) => continue,
-            None => panic!("expected a bootstrap request"),
-        }
-    };
-    let bad = tka::wire::BootstrapResponse {
-        genesis_aum: vec![],
-        disablement_secret: b"not the secret".to_vec(),
-    };
-    use tka::wire::ToWire;
-    w.node.handle_event(
-        w.now,
-        Event::Response {
-            id,
-            body: Bytes::from(bad.to_json()),
-        },
-    );
-    w.run();
+    w.answer_bootstrap_with_secret(b"not the secret");
     assert!(w.node.health().contains(&HealthIssue::DisablementRejected));
     w.tell(Event::LocalDisable);
     assert!(w.node.authority().is_none());

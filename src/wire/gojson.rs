@@ -20,7 +20,7 @@ pub(super) static B64_DECODE: LazyLock<data_encoding::Encoding> = LazyLock::new(
 /// the very end.
 pub(super) fn decode_b64(s: &str) -> Option<Vec<u8>> {
     let clean: Vec<u8> = s.bytes().filter(|&b| b != b'\r' && b != b'\n').collect();
-    if clean.len() % 4 != 0 {
+    if !clean.len().is_multiple_of(4) {
         return None;
     }
     if let Some(first_pad) = clean.iter().position(|&b| b == b'=') {
