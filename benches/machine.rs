@@ -3,9 +3,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use tka::builder::Signer;
 use tka::machine::{Config, Event, Peer, Persisted, Time, TkaMachine};
-use tka::{
-    Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State, Storage,
-};
+use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
 
 fn machine_with_authority(k: &NlPrivate) -> TkaMachine {
     let mut g = Aum {
@@ -22,17 +20,7 @@ fn machine_with_authority(k: &NlPrivate) -> TkaMachine {
     g.signatures = Some(k.sign_aum(&g.sig_hash()));
     let mut s = MemStorage::new();
     Authority::bootstrap(&mut s, g, 0).unwrap();
-    let aums = s
-        .all_aums()
-        .unwrap()
-        .iter()
-        .map(|h| (s.aum(h).unwrap().unwrap(), 0))
-        .collect();
-    let persisted = Persisted {
-        aums,
-        last_active_ancestor: s.last_active_ancestor().unwrap(),
-        disallowed_state_ids: vec![],
-    };
+    let persisted = Persisted::from_storage(&s, &[]).unwrap();
     TkaMachine::new(Config::new(NodeKey([0xee; 32])), persisted, Time(0))
 }
 

@@ -149,12 +149,7 @@ impl World {
 }
 
 fn apply(store: &mut MemStorage, d: &StorageDelta) {
-    use tka::Storage;
-    store.commit_verified_aums(&d.committed, 0).unwrap();
-    store.purge_aums(&d.purged).unwrap();
-    if let Some(h) = d.last_active_ancestor {
-        store.set_last_active_ancestor(h).unwrap();
-    }
+    d.apply_to(store, 0).unwrap();
 }
 
 fn peer(id: i64, signer: Option<&NlPrivate>) -> Peer {
@@ -342,21 +337,9 @@ fn restart_from_persisted_state_keeps_the_authority() {
     let mut w = World::new(Mode::Enforce);
     w.sync();
     let head = w.node.authority().unwrap().head();
-    use tka::Storage;
-    let aums: Vec<(StoredAum, u64)> = w
-        .persisted
-        .all_aums()
-        .unwrap()
-        .iter()
-        .map(|h| (w.persisted.aum(h).unwrap().unwrap(), 0))
-        .collect();
     let restarted = TkaMachine::new(
         Config::new(NodeKey([9; 32])),
-        Persisted {
-            aums,
-            last_active_ancestor: w.persisted.last_active_ancestor().unwrap(),
-            disallowed_state_ids: vec![],
-        },
+        Persisted::from_storage(&w.persisted, &[]).unwrap(),
         w.now,
     );
     assert_eq!(restarted.authority().unwrap().head(), head);

@@ -37,7 +37,7 @@ use tka::machine::{
 use tka::wire::Path;
 use tka::{
     Aum, AumHash, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, Signature,
-    State, Storage, StoredAum,
+    State, Storage,
 };
 
 type Res<T = ()> = Result<T, String>;
@@ -384,31 +384,11 @@ impl Half {
 }
 
 fn apply(store: &mut MemStorage, d: &StorageDelta, now: u64) {
-    store.commit_verified_aums(&d.committed, now).unwrap();
-    store.purge_aums(&d.purged).unwrap();
-    if let Some(h) = d.last_active_ancestor {
-        store.set_last_active_ancestor(h).unwrap();
-    }
+    d.apply_to(store, now).unwrap();
 }
 
 fn persisted(store: &MemStorage, disallowed: &[(u64, u64)]) -> Persisted {
-    let mut aums: Vec<(StoredAum, u64)> = store
-        .all_aums()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            (
-                store.aum(h).unwrap().unwrap(),
-                store.commit_time(h).unwrap().unwrap(),
-            )
-        })
-        .collect();
-    aums.sort_by_key(|(a, _)| a.hash());
-    Persisted {
-        aums,
-        last_active_ancestor: store.last_active_ancestor().unwrap(),
-        disallowed_state_ids: disallowed.to_vec(),
-    }
+    Persisted::from_storage(store, disallowed).unwrap()
 }
 
 struct Node {

@@ -895,31 +895,11 @@ fn parse_mode(v: &Value) -> Res<Mode> {
 }
 
 fn apply(store: &mut MemStorage, d: &StorageDelta, now: u64) {
-    store.commit_verified_aums(&d.committed, now).unwrap();
-    store.purge_aums(&d.purged).unwrap();
-    if let Some(h) = d.last_active_ancestor {
-        store.set_last_active_ancestor(h).unwrap();
-    }
+    d.apply_to(store, now).unwrap();
 }
 
 fn persisted(store: &MemStorage, disallowed: &[(u64, u64)]) -> Persisted {
-    let mut aums: Vec<(StoredAum, u64)> = store
-        .all_aums()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            (
-                store.aum(h).unwrap().unwrap(),
-                store.commit_time(h).unwrap().unwrap(),
-            )
-        })
-        .collect();
-    aums.sort_by_key(|(a, _)| a.hash());
-    Persisted {
-        aums,
-        last_active_ancestor: store.last_active_ancestor().unwrap(),
-        disallowed_state_ids: disallowed.to_vec(),
-    }
+    Persisted::from_storage(store, disallowed).unwrap()
 }
 
 /// Replays one trace file; returns the printed outputs in print mode.

@@ -20,6 +20,21 @@ impl StorageDelta {
     pub fn is_empty(&self) -> bool {
         self.committed.is_empty() && self.purged.is_empty() && self.last_active_ancestor.is_none()
     }
+
+    /// Applies this change to a store (the embedder's durable one, or a
+    /// model of it), recording `now` (Unix seconds) as the commit time.
+    pub fn apply_to<S: Storage + ?Sized>(
+        &self,
+        store: &mut S,
+        now: u64,
+    ) -> Result<(), StorageError> {
+        store.commit_verified_aums(&self.committed, now)?;
+        store.purge_aums(&self.purged)?;
+        if let Some(h) = self.last_active_ancestor {
+            store.set_last_active_ancestor(h)?;
+        }
+        Ok(())
+    }
 }
 
 /// Wraps the machine's in-memory store and records every change.

@@ -5,7 +5,7 @@ use super::record::StorageDelta;
 use crate::compact::CompactionOptions;
 use crate::hash::AumHash;
 use crate::key::{Key, NodeKey};
-use crate::storage::StoredAum;
+use crate::storage::{Storage, StorageError, StoredAum};
 use crate::wire::Path;
 use bytes::Bytes;
 use std::collections::BTreeSet;
@@ -87,6 +87,30 @@ pub struct Persisted {
     pub last_active_ancestor: Option<AumHash>,
     /// State IDs this node refuses to bootstrap (`lock local-disable`).
     pub disallowed_state_ids: Vec<(u64, u64)>,
+}
+
+impl Persisted {
+    /// Everything `store` holds (AUMs in hash order, with their commit
+    /// times, and the hint), plus the disallowed state IDs: what a machine
+    /// restarted over that store starts from.
+    pub fn from_storage<S: Storage + ?Sized>(
+        store: &S,
+        disallowed_state_ids: &[(u64, u64)],
+    ) -> Result<Self, StorageError> {
+        let mut hashes = store.all_aums()?;
+        hashes.sort();
+        let mut aums = Vec::with_capacity(hashes.len());
+        for h in hashes {
+            if let Some(a) = store.aum(&h)? {
+                aums.push((a, store.commit_time(&h)?.unwrap_or(0)));
+            }
+        }
+        Ok(Persisted {
+            aums,
+            last_active_ancestor: store.last_active_ancestor()?,
+            disallowed_state_ids: disallowed_state_ids.to_vec(),
+        })
+    }
 }
 
 /// An identifier pairing a request with its response.
