@@ -13,7 +13,7 @@ fn tka(args: &[&str]) -> Output {
 }
 
 fn case(file: &str, name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
         .join("vectors")
         .join(file);
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -112,4 +112,13 @@ fn bad_input_fails_without_panicking() {
     // Forcing the other type reports that type's error.
     let o = tka(&["inspect", "--as", "nks", "a10200"]);
     assert!(!o.status.success());
+}
+
+#[test]
+fn inspect_refuses_unbounded_file() {
+    let o = tka(&["inspect", "@/dev/zero"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("larger than"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
 }
