@@ -639,3 +639,82 @@ fn per_element_overhead_stays_linear() {
     );
     println!("worst per-element amplification: {worst:.1}x");
 }
+
+/// Every other wire parser on its worst body: strict bound for bodies of a
+/// few long values, linear bound for lists of tiny elements.
+#[test]
+fn wire_bodies_of_every_message() {
+    let _g = exclusive();
+    // One long byte field, base64 with a line break after every character
+    // (Go skips them; decoding copies the text without them first).
+    let long: String = b64(&vec![7u8; 260_000])
+        .chars()
+        .flat_map(|c| [c, '\\', 'n'])
+        .collect();
+    let body = format!(r#"{{"GenesisAUM":"{long}","DisablementSecret":"AAAA"}}"#);
+    let peak = peak_of(|| wire::parse_response::<wire::BootstrapRequest>(body.as_bytes()).unwrap());
+    within_bound("bootstrap response, one long field", body.len(), peak);
+
+    let body = format!(
+        r#"{{"ID":1,"Key":"nodekey:{}","KeySignature":"{long}"}}"#,
+        "00".repeat(32)
+    );
+    let peak = peak_of(|| wire::NodeTka::from_json(body.as_bytes()).unwrap());
+    within_bound("netmap node, one long signature", body.len(), peak);
+
+    // As many ancestors as fit.
+    let count = (MIB - 200) / (HEAD.len() + 3);
+    let list = vec![format!(r#""{HEAD}""#); count].join(",");
+    let body = format!(r#"{{"Head":"{HEAD}","Ancestors":[{list}]}}"#);
+    let peak = peak_of(|| wire::parse_response::<wire::SyncOfferRequest>(body.as_bytes()).unwrap());
+    within_bound("sync/offer response, ancestors", body.len(), peak);
+
+    // Unknown fields: deep nesting and a long escaped string are skipped.
+    let deep = format!("{}{}", "[".repeat(120), "]".repeat(120));
+    let escaped = r"\u0041".repeat((MIB - 2000) / 6);
+    let body = format!(r#"{{"Peers":{deep},"Junk":"{escaped}","TKAInfo":{{"Head":"{HEAD}"}}}}"#);
+    let peak = peak_of(|| wire::MapResponseTka::from_json(body.as_bytes()).unwrap());
+    within_bound("map response with unknown fields", body.len(), peak);
+
+    // Lists and maps of tiny elements.
+    let mut entries = String::new();
+    for i in 0.. {
+        let e = format!(r#""{i}":"","#);
+        if entries.len() + e.len() > MIB - 200 {
+            break;
+        }
+        entries.push_str(&e);
+    }
+    entries.pop();
+    let body = format!(
+        r#"{{"Version":1,"NodeKey":"nodekey:{}","Signatures":{{{entries}}}}}"#,
+        "00".repeat(32),
+    );
+    let peak = peak_of(|| wire::InitFinishRequest::from_json(body.as_bytes()).unwrap());
+    within(
+        "init/finish request, map of tiny entries",
+        body.len(),
+        peak,
+        PER_ELEMENT_FACTOR,
+    );
+
+    let list = vec!["{}"; (MIB - 100) / 3].join(",");
+    let body = format!(r#"{{"NeedSignatures":[{list}]}}"#);
+    let peak = peak_of(|| wire::InitBeginResponse::from_json(body.as_bytes()).unwrap());
+    within(
+        "init/begin response, list of empty objects",
+        body.len(),
+        peak,
+        PER_ELEMENT_FACTOR,
+    );
+
+    let list = vec![r#""""#; (MIB - 100) / 3].join(",");
+    let body = format!(r#"{{"Signatures":[{list}]}}"#);
+    let peak = peak_of(|| wire::SignaturesUsingKeyResponse::from_json(body.as_bytes()).unwrap());
+    within(
+        "signatures-using-key response, list of empty strings",
+        body.len(),
+        peak,
+        PER_ELEMENT_FACTOR,
+    );
+}
