@@ -232,7 +232,8 @@ fn text_bytes<'b>(d: &mut Decoder<'b>) -> Result<&'b [u8], DecodeError> {
         25 => (2, 0),
         26 => (4, 0),
         27 => (8, 0),
-        _ => return Err(DecodeError::IndefiniteLength),
+        31 => return Err(DecodeError::IndefiniteLength),
+        _ => return Err(DecodeError::Malformed("reserved additional information")),
     };
     let arg = input
         .get(p + 1..p + 1 + extra)
@@ -731,8 +732,17 @@ mod tests {
         assert_eq!(values.len(), 3);
         assert!(values.iter().all(|v| &***v == "xyz"));
         assert!(Arc::ptr_eq(values[0], values[1]) && Arc::ptr_eq(values[1], values[2]));
-        // A null key repeats the previous key: a duplicate.
-        assert!(crate::Key::from_cbor(&hex("a10ca2616161f6f661f6")).is_err());
+        // A null key repeats the previous key: {"a": "b", null: null} is a
+        // duplicate...
+        assert!(matches!(
+            crate::Key::from_cbor(&hex("a10ca261616162f6f6")),
+            Err(DecodeError::DuplicateKey(_))
+        ));
+        // ...but a null first key is "": {null: "b", "a": null}.
+        let k = crate::Key::from_cbor(&hex("a10ca2f661626161f6")).unwrap();
+        let meta = k.meta.unwrap();
+        assert_eq!(meta.get("").map(|v| &**v), Some("b"));
+        assert_eq!(meta.get("a").map(|v| &**v), Some("b"));
     }
 
     fn hex(s: &str) -> Vec<u8> {
