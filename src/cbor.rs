@@ -670,47 +670,49 @@ mod tests {
         assert_eq!(check_well_formed(&[]), Err(DecodeError::Empty));
     }
 
-    /// Decodes `input` as each of the three top-level structures.
-    fn verdicts(input: &[u8]) -> [bool; 3] {
+    /// Decodes `input` as each structure that shares this layer: AUM, Key,
+    /// NKS and a tailchonk file.
+    fn verdicts(input: &[u8]) -> [bool; 4] {
         [
             crate::Aum::from_cbor(input).is_ok(),
             crate::Key::from_cbor(input).is_ok(),
             crate::NodeKeySignature::from_cbor(input).is_ok(),
+            crate::tailchonk::FsEntry::from_cbor(input).is_ok(),
         ]
     }
 
     #[test]
     fn negative_map_key_below_int64_is_refused() {
         // {-2^63 - 1: 0} and {-2^64: []}: do not fit Go's int64.
-        assert_eq!(verdicts(&hex("a13b800000000000000000")), [false; 3]);
-        assert_eq!(verdicts(&hex("a13bffffffffffffffff80")), [false; 3]);
+        assert_eq!(verdicts(&hex("a13b800000000000000000")), [false; 4]);
+        assert_eq!(verdicts(&hex("a13bffffffffffffffff80")), [false; 4]);
         // {-2^63: 0}, the smallest int64, is an unknown key like any other.
-        assert_eq!(verdicts(&hex("a13b7fffffffffffffff00")), [true; 3]);
+        assert_eq!(verdicts(&hex("a13b7fffffffffffffff00")), [true; 4]);
     }
 
     #[test]
     fn unsigned_map_key_wraps_to_int64_for_duplicates() {
         // 2^64-1 wraps to -1, which is also the key 0x20.
-        assert_eq!(verdicts(&hex("a21bffffffffffffffff002000")), [false; 3]);
+        assert_eq!(verdicts(&hex("a21bffffffffffffffff002000")), [false; 4]);
         // 2^63 wraps to -2^63 = -1 - (2^63 - 1).
         assert_eq!(
             verdicts(&hex("a21b80000000000000000f3b7fffffffffffffff0f")),
-            [false; 3]
+            [false; 4]
         );
         // Order does not matter, and distinct values stay distinct.
-        assert_eq!(verdicts(&hex("a2210a1bfffffffffffffffe0a")), [false; 3]);
-        assert_eq!(verdicts(&hex("a2210a1bffffffffffffffff0a")), [true; 3]);
+        assert_eq!(verdicts(&hex("a2210a1bfffffffffffffffe0a")), [false; 4]);
+        assert_eq!(verdicts(&hex("a2210a1bffffffffffffffff0a")), [true; 4]);
         // A text key is never the same key as an integer.
-        assert_eq!(verdicts(&hex("a21863006239390a")), [true; 3]);
+        assert_eq!(verdicts(&hex("a21863006239390a")), [true; 4]);
     }
 
     #[test]
     fn invalid_utf8_is_checked_only_where_text_is_decoded() {
         // Inside an unknown field's value, at any depth: accepted.
-        assert_eq!(verdicts(&hex("a1006180")), [true; 3]);
-        assert_eq!(verdicts(&hex("a11863a1629fff8162c328")), [true; 3]);
+        assert_eq!(verdicts(&hex("a1006180")), [true; 4]);
+        assert_eq!(verdicts(&hex("a11863a1629fff8162c328")), [true; 4]);
         // As a struct map key: refused.
-        assert_eq!(verdicts(&hex("a1618000")), [false; 3]);
+        assert_eq!(verdicts(&hex("a1618000")), [false; 4]);
         // In a known text field (metadata key or value): refused.
         let mut bad_value = hex("a401010201035820");
         bad_value.extend_from_slice(&[7; 32]);
@@ -720,7 +722,7 @@ mod tests {
         assert!(crate::Key::from_cbor(&good_value).is_ok());
         // Structure is still checked inside skipped text: a truncated one
         // is refused.
-        assert_eq!(verdicts(&hex("a10062ff")), [false; 3]);
+        assert_eq!(verdicts(&hex("a10062ff")), [false; 4]);
     }
 
     #[test]
