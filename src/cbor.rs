@@ -726,6 +726,20 @@ mod tests {
     }
 
     #[test]
+    fn tailchonk_children_are_type_checked_as_go_does() {
+        use crate::tailchonk::FsEntry;
+        // {1: [h'aabb', null, [1, 2]], 2: null}: byte strings, nil and
+        // arrays of small integers fill a [32]byte.
+        assert!(FsEntry::from_cbor(&hex("a2018342aabbf682010202f6")).is_ok());
+        assert!(FsEntry::from_cbor(&hex("a201f602f6")).is_ok());
+        // A text child, or a children value that is not a list: refused.
+        assert!(FsEntry::from_cbor(&hex("a20181616102f6")).is_err());
+        assert!(FsEntry::from_cbor(&hex("a201410202f6")).is_err());
+        // A child array holding a value over 255: refused.
+        assert!(FsEntry::from_cbor(&hex("a201818119010002f6")).is_err());
+    }
+
+    #[test]
     fn null_meta_values_share_one_allocation() {
         // {12: {"a": "xyz", "b": null, "c": null}} as a key's metadata.
         let k = crate::Key::from_cbor(&hex("a10ca361616378797a6162f66163f6")).unwrap();
