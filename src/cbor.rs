@@ -400,6 +400,41 @@ impl<'b> Reader<'b> {
         }
     }
 
+    /// A Go `[32]byte` (behind a pointer, so `None` for `null`/`undefined`):
+    /// a byte string is zero-padded or truncated to 32 bytes; an array fills
+    /// the first 32 bytes from its first 32 elements (each an unsigned
+    /// integer up to 255) and its further elements are skipped unchecked, as
+    /// Go's decoder skips them.
+    pub(crate) fn bytes32(
+        &mut self,
+        target: &'static str,
+    ) -> Result<Option<[u8; 32]>, DecodeError> {
+        let mut out = [0u8; 32];
+        match self.ty()? {
+            Type::Null | Type::Undefined => {
+                skip_bytes(&mut self.d, 1)?;
+                return Ok(None);
+            }
+            Type::Bytes => {
+                let b = self.d.bytes().map_err(from_minicbor)?;
+                let n = b.len().min(32);
+                out[..n].copy_from_slice(&b[..n]);
+            }
+            Type::Array => {
+                let n = self.d.array().map_err(from_minicbor)?.unwrap_or(0);
+                for i in 0..n {
+                    if let Some(slot) = out.get_mut(i as usize) {
+                        *slot = self.uint(target, u64::from(u8::MAX))? as u8;
+                    } else {
+                        self.skip()?;
+                    }
+                }
+            }
+            _ => return Err(self.mismatch(target)),
+        }
+        Ok(Some(out))
+    }
+
     /// A Go `string`: text only; `null`/`undefined` give the empty string.
     pub(crate) fn string(&mut self, target: &'static str) -> Result<&'b str, DecodeError> {
         match self.ty()? {
@@ -735,6 +770,25 @@ mod tests {
         // A text child, or a children value that is not a list: refused.
         assert!(FsEntry::from_cbor(&hex("a20181616102f6")).is_err());
         assert!(FsEntry::from_cbor(&hex("a201410202f6")).is_err());
+        // A child given as an array: only its first 32 elements are
+        // checked; later ones are skipped unchecked, as Go skips them.
+        // {1: [[1, 1, ... (32 times), "\xff"]], 2: null}
+        let arr = hex(&format!("a201819821{}61ff02f6", "01".repeat(32)));
+        assert!(FsEntry::from_cbor(&arr).is_ok());
+        let arr = hex(&format!("a201819820{}616102f6", "01".repeat(31)));
+        assert!(
+            FsEntry::from_cbor(&arr).is_err(),
+            "text within the first 32"
+        );
+        // The same rule for a checkpoint's LastAUMHash: {5: {1: [...]}}.
+        let state = hex(&format!("a105a1019821{}61ff", "01".repeat(32)));
+        let a = crate::Aum::from_cbor(&state).unwrap();
+        assert_eq!(
+            a.state.unwrap().last_aum_hash,
+            Some(crate::AumHash([1; 32]))
+        );
+        let state = hex(&format!("a105a1019820{}6161", "01".repeat(31)));
+        assert!(crate::Aum::from_cbor(&state).is_err());
         // A child array holding a value over 255: refused.
         assert!(FsEntry::from_cbor(&hex("a201818119010002f6")).is_err());
     }

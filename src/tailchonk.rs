@@ -49,7 +49,7 @@ impl FsEntry {
                 _ => {
                     if let Some(n) = r.array_len("tka.fsHashInfo.Children")? {
                         for _ in 0..n {
-                            r.bytes("tka.fsHashInfo.Children")?;
+                            r.bytes32("tka.fsHashInfo.Children")?;
                         }
                     }
                 }
