@@ -232,7 +232,8 @@ fn text_bytes<'b>(d: &mut Decoder<'b>) -> Result<&'b [u8], DecodeError> {
         25 => (2, 0),
         26 => (4, 0),
         27 => (8, 0),
-        _ => return Err(DecodeError::IndefiniteLength),
+        31 => return Err(DecodeError::IndefiniteLength),
+        _ => return Err(DecodeError::Malformed("reserved additional information")),
     };
     let arg = input
         .get(p + 1..p + 1 + extra)
@@ -397,6 +398,41 @@ impl<'b> Reader<'b> {
             }
             _ => Err(self.mismatch(target)),
         }
+    }
+
+    /// A Go `[32]byte` (behind a pointer, so `None` for `null`/`undefined`):
+    /// a byte string is zero-padded or truncated to 32 bytes; an array fills
+    /// the first 32 bytes from its first 32 elements (each an unsigned
+    /// integer up to 255) and its further elements are skipped unchecked, as
+    /// Go's decoder skips them.
+    pub(crate) fn bytes32(
+        &mut self,
+        target: &'static str,
+    ) -> Result<Option<[u8; 32]>, DecodeError> {
+        let mut out = [0u8; 32];
+        match self.ty()? {
+            Type::Null | Type::Undefined => {
+                skip_bytes(&mut self.d, 1)?;
+                return Ok(None);
+            }
+            Type::Bytes => {
+                let b = self.d.bytes().map_err(from_minicbor)?;
+                let n = b.len().min(32);
+                out[..n].copy_from_slice(&b[..n]);
+            }
+            Type::Array => {
+                let n = self.d.array().map_err(from_minicbor)?.unwrap_or(0);
+                for i in 0..n {
+                    if let Some(slot) = out.get_mut(i as usize) {
+                        *slot = self.uint(target, u64::from(u8::MAX))? as u8;
+                    } else {
+                        self.skip()?;
+                    }
+                }
+            }
+            _ => return Err(self.mismatch(target)),
+        }
+        Ok(Some(out))
     }
 
     /// A Go `string`: text only; `null`/`undefined` give the empty string.
@@ -669,47 +705,49 @@ mod tests {
         assert_eq!(check_well_formed(&[]), Err(DecodeError::Empty));
     }
 
-    /// Decodes `input` as each of the three top-level structures.
-    fn verdicts(input: &[u8]) -> [bool; 3] {
+    /// Decodes `input` as each structure that shares this layer: AUM, Key,
+    /// NKS and a tailchonk file.
+    fn verdicts(input: &[u8]) -> [bool; 4] {
         [
             crate::Aum::from_cbor(input).is_ok(),
             crate::Key::from_cbor(input).is_ok(),
             crate::NodeKeySignature::from_cbor(input).is_ok(),
+            crate::tailchonk::FsEntry::from_cbor(input).is_ok(),
         ]
     }
 
     #[test]
     fn negative_map_key_below_int64_is_refused() {
         // {-2^63 - 1: 0} and {-2^64: []}: do not fit Go's int64.
-        assert_eq!(verdicts(&hex("a13b800000000000000000")), [false; 3]);
-        assert_eq!(verdicts(&hex("a13bffffffffffffffff80")), [false; 3]);
+        assert_eq!(verdicts(&hex("a13b800000000000000000")), [false; 4]);
+        assert_eq!(verdicts(&hex("a13bffffffffffffffff80")), [false; 4]);
         // {-2^63: 0}, the smallest int64, is an unknown key like any other.
-        assert_eq!(verdicts(&hex("a13b7fffffffffffffff00")), [true; 3]);
+        assert_eq!(verdicts(&hex("a13b7fffffffffffffff00")), [true; 4]);
     }
 
     #[test]
     fn unsigned_map_key_wraps_to_int64_for_duplicates() {
         // 2^64-1 wraps to -1, which is also the key 0x20.
-        assert_eq!(verdicts(&hex("a21bffffffffffffffff002000")), [false; 3]);
+        assert_eq!(verdicts(&hex("a21bffffffffffffffff002000")), [false; 4]);
         // 2^63 wraps to -2^63 = -1 - (2^63 - 1).
         assert_eq!(
             verdicts(&hex("a21b80000000000000000f3b7fffffffffffffff0f")),
-            [false; 3]
+            [false; 4]
         );
         // Order does not matter, and distinct values stay distinct.
-        assert_eq!(verdicts(&hex("a2210a1bfffffffffffffffe0a")), [false; 3]);
-        assert_eq!(verdicts(&hex("a2210a1bffffffffffffffff0a")), [true; 3]);
+        assert_eq!(verdicts(&hex("a2210a1bfffffffffffffffe0a")), [false; 4]);
+        assert_eq!(verdicts(&hex("a2210a1bffffffffffffffff0a")), [true; 4]);
         // A text key is never the same key as an integer.
-        assert_eq!(verdicts(&hex("a21863006239390a")), [true; 3]);
+        assert_eq!(verdicts(&hex("a21863006239390a")), [true; 4]);
     }
 
     #[test]
     fn invalid_utf8_is_checked_only_where_text_is_decoded() {
         // Inside an unknown field's value, at any depth: accepted.
-        assert_eq!(verdicts(&hex("a1006180")), [true; 3]);
-        assert_eq!(verdicts(&hex("a11863a1629fff8162c328")), [true; 3]);
+        assert_eq!(verdicts(&hex("a1006180")), [true; 4]);
+        assert_eq!(verdicts(&hex("a11863a1629fff8162c328")), [true; 4]);
         // As a struct map key: refused.
-        assert_eq!(verdicts(&hex("a1618000")), [false; 3]);
+        assert_eq!(verdicts(&hex("a1618000")), [false; 4]);
         // In a known text field (metadata key or value): refused.
         let mut bad_value = hex("a401010201035820");
         bad_value.extend_from_slice(&[7; 32]);
@@ -719,7 +757,40 @@ mod tests {
         assert!(crate::Key::from_cbor(&good_value).is_ok());
         // Structure is still checked inside skipped text: a truncated one
         // is refused.
-        assert_eq!(verdicts(&hex("a10062ff")), [false; 3]);
+        assert_eq!(verdicts(&hex("a10062ff")), [false; 4]);
+    }
+
+    #[test]
+    fn tailchonk_children_are_type_checked_as_go_does() {
+        use crate::tailchonk::FsEntry;
+        // {1: [h'aabb', null, [1, 2]], 2: null}: byte strings, nil and
+        // arrays of small integers fill a [32]byte.
+        assert!(FsEntry::from_cbor(&hex("a2018342aabbf682010202f6")).is_ok());
+        assert!(FsEntry::from_cbor(&hex("a201f602f6")).is_ok());
+        // A text child, or a children value that is not a list: refused.
+        assert!(FsEntry::from_cbor(&hex("a20181616102f6")).is_err());
+        assert!(FsEntry::from_cbor(&hex("a201410202f6")).is_err());
+        // A child given as an array: only its first 32 elements are
+        // checked; later ones are skipped unchecked, as Go skips them.
+        // {1: [[1, 1, ... (32 times), "\xff"]], 2: null}
+        let arr = hex(&format!("a201819821{}61ff02f6", "01".repeat(32)));
+        assert!(FsEntry::from_cbor(&arr).is_ok());
+        let arr = hex(&format!("a201819820{}616102f6", "01".repeat(31)));
+        assert!(
+            FsEntry::from_cbor(&arr).is_err(),
+            "text within the first 32"
+        );
+        // The same rule for a checkpoint's LastAUMHash: {5: {1: [...]}}.
+        let state = hex(&format!("a105a1019821{}61ff", "01".repeat(32)));
+        let a = crate::Aum::from_cbor(&state).unwrap();
+        assert_eq!(
+            a.state.unwrap().last_aum_hash,
+            Some(crate::AumHash([1; 32]))
+        );
+        let state = hex(&format!("a105a1019820{}6161", "01".repeat(31)));
+        assert!(crate::Aum::from_cbor(&state).is_err());
+        // A child array holding a value over 255: refused.
+        assert!(FsEntry::from_cbor(&hex("a201818119010002f6")).is_err());
     }
 
     #[test]
@@ -731,8 +802,17 @@ mod tests {
         assert_eq!(values.len(), 3);
         assert!(values.iter().all(|v| &***v == "xyz"));
         assert!(Arc::ptr_eq(values[0], values[1]) && Arc::ptr_eq(values[1], values[2]));
-        // A null key repeats the previous key: a duplicate.
-        assert!(crate::Key::from_cbor(&hex("a10ca2616161f6f661f6")).is_err());
+        // A null key repeats the previous key: {"a": "b", null: null} is a
+        // duplicate...
+        assert!(matches!(
+            crate::Key::from_cbor(&hex("a10ca261616162f6f6")),
+            Err(DecodeError::DuplicateKey(_))
+        ));
+        // ...but a null first key is "": {null: "b", "a": null}.
+        let k = crate::Key::from_cbor(&hex("a10ca2f661626161f6")).unwrap();
+        let meta = k.meta.unwrap();
+        assert_eq!(meta.get("").map(|v| &**v), Some("b"));
+        assert_eq!(meta.get("a").map(|v| &**v), Some("b"));
     }
 
     fn hex(s: &str) -> Vec<u8> {

@@ -2,9 +2,9 @@
 //! loader that reads such a directory into a [`MemStorage`].
 //!
 //! Layout: `<dir>/<first two chars of the base32 hash>/<52-char base32
-//! hash>`, each file a CBOR map {2: AUM, 3: CreatedUnix, 4: PurgedUnix}
-//! (key 1, an old children list, is ignored), and `<dir>/last_active_ancestor`
-//! holding the raw 32-byte hash. Purge is a soft delete: the file stays with
+//! hash>`, each file a CBOR map {1: Children, 2: AUM, 3: CreatedUnix,
+//! 4: PurgedUnix} (the children list is type-checked and dropped), and
+//! `<dir>/last_active_ancestor` holding the raw 32-byte hash. Purge is a soft delete: the file stays with
 //! PurgedUnix set. Files read with Go's strict decoder, except that bytes
 //! after the map are ignored, as Go's streaming decoder does.
 
@@ -43,8 +43,16 @@ impl FsEntry {
                 }
                 3 => e.created_unix = r.int64("tka.fsHashInfo.CreatedUnix")?,
                 4 => e.purged_unix = r.int64("tka.fsHashInfo.PurgedUnix")?,
-                // Key 1 (the old children list) is read and dropped.
-                _ => r.skip()?,
+                // Key 1, the children list (Go's `[]AUMHash`), is type
+                // checked as Go decodes it, then dropped: the loader finds
+                // children from the AUMs themselves.
+                _ => {
+                    if let Some(n) = r.array_len("tka.fsHashInfo.Children")? {
+                        for _ in 0..n {
+                            r.bytes32("tka.fsHashInfo.Children")?;
+                        }
+                    }
+                }
             }
             Ok(())
         })?;

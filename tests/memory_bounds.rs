@@ -338,12 +338,12 @@ fn b64(b: &[u8]) -> String {
 /// As many metadata-bomb AUMs of about `each` bytes as fit a JSON list
 /// within `budget` bytes of base64.
 fn bomb_list(budget: usize, each: usize) -> Vec<String> {
-    let one = b64(&aum_meta_bomb_of(each, 16));
+    let one = b64(&aum_meta_bomb_of(each, 1024));
     let count = budget / (one.len() + 3);
     (0..count)
         .map(|i| {
             // Distinct AUMs: vary the parent hash.
-            let mut a = aum_meta_bomb_of(each, 16);
+            let mut a = aum_meta_bomb_of(each, 1024);
             a[6] = i as u8;
             a[7] = (i >> 8) as u8;
             b64(&a)
@@ -716,5 +716,37 @@ fn wire_bodies_of_every_message() {
         body.len(),
         peak,
         PER_ELEMENT_FACTOR,
+    );
+}
+
+/// A metadata bomb that carries a signature is still refused before it is
+/// hashed (hashing reads the value once per entry: 1 GiB here): an UpdateKey
+/// with more than 512 bytes of metadata can never be applied.
+#[test]
+fn signed_update_key_bomb_is_refused_before_hashing() {
+    let _g = exclusive();
+    let mut bomb = aum_meta_bomb(MIB - 200);
+    // Add a well-formed (but wrong) signature: {23: [{1: kid, 2: sig}]}.
+    bomb[0] += 1;
+    bomb.extend([0x17, 0x81, 0xa2, 0x01]);
+    bomb.extend(cbytes(&[8; 32]));
+    bomb.push(0x02);
+    bomb.extend(cbytes(&[9; 64]));
+    let mut control = responder();
+    let control_head = control.authority().unwrap().head().to_string();
+    let body = format!(
+        r#"{{"Version":1,"NodeKey":"nodekey:{}","Head":"{control_head}","MissingAUMs":["{}"]}}"#,
+        "00".repeat(32),
+        b64(&bomb)
+    );
+    let err = control
+        .handle(Path::SyncSend, body.as_bytes(), 0)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            tka::control::ControlError::Inform(tka::AuthorityError::UpdateApply { index: 0, .. })
+        ),
+        "{err}"
     );
 }
