@@ -12,14 +12,16 @@ use crate::limits::MAX_SCAN_ITERATIONS;
 use crate::sig::{Authorized, NksError};
 use crate::state::State;
 use crate::storage::{Storage, StoredAum, VerifiedAum};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Go's `aumVerify`: the rule for accepting `aum` on top of `state` (the
 /// state at its parent; for a genesis, the checkpoint's own state).
 ///
 /// Static validation; the parent is the state's head (unless genesis); at
-/// least one signature; every signature by a key in `state` and valid under
-/// ZIP-215 over the AUM's signature hash; not removing the last key.
+/// least one signature; no key ID named by two signatures (a divergence
+/// from Go, see [`AumVerifyError::DuplicateSigner`]); every signature by a
+/// key in `state` and valid under ZIP-215 over the AUM's signature hash; not
+/// removing the last key.
 pub fn verify_aum(aum: &Aum, state: &State, is_genesis: bool) -> Result<(), AumVerifyError> {
     verify_aum_inner(aum, state, is_genesis, None)
 }
@@ -50,6 +52,7 @@ fn verify_aum_inner(
     if aum.signatures().is_empty() {
         return Err(AumVerifyError::Unsigned);
     }
+    check_distinct_signers(aum)?;
     let sig_hash = aum.sig_hash();
     for (i, sig) in aum.signatures().iter().enumerate() {
         let kid = sig.key_id.as_deref().unwrap_or(&[]);
@@ -75,6 +78,24 @@ fn verify_aum_inner(
             if only.id().is_ok_and(|id| Some(id) == aum.key_id.as_deref()) {
                 return Err(AumVerifyError::RemovesLastKey);
             }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an AUM whose signature list names one key ID twice. Go accepts
+/// such an AUM; repeating a signature keeps the SigHash but changes the
+/// hash, so a relay that cannot sign could otherwise mint an unbounded
+/// number of valid variants of any AUM it holds.
+fn check_distinct_signers(aum: &Aum) -> Result<(), AumVerifyError> {
+    let mut seen: HashSet<Option<&[u8]>> = HashSet::with_capacity(aum.signatures().len());
+    for (index, sig) in aum.signatures().iter().enumerate() {
+        let kid = sig.key_id.as_deref();
+        if !seen.insert(kid) {
+            return Err(AumVerifyError::DuplicateSigner {
+                index,
+                key_id: kid.unwrap_or_default().to_vec(),
+            });
         }
     }
     Ok(())
