@@ -507,3 +507,101 @@ fn a_cosigned_copy_with_more_weight_still_wins_as_in_go() {
     assert_eq!(c.name_of(a.head()), "Y");
     assert_eq!(c.name_of(Authority::open(&s).unwrap().head()), "Y");
 }
+
+/// Every ordered selection of `0..n` with at least one element.
+fn ordered_selections(n: usize) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<Vec<usize>> = vec![vec![]];
+    while let Some(p) = stack.pop() {
+        if !p.is_empty() {
+            out.push(p.clone());
+        }
+        for i in 0..n {
+            if !p.contains(&i) {
+                let mut q = p.clone();
+                q.push(i);
+                stack.push(q);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn variants_of_one_update_are_bounded() {
+    // A has 3 signatures: 15 ordered selections of distinct signatures,
+    // the original among them, so 14 variants can be stored, however they
+    // are sent. Every list with a repeat is refused.
+    let mut c = rollback_setup(REORDERS);
+    let (mut a, mut s) = boot(&c, "G");
+    a.inform(&mut s, &c.get(&["A", "R"]), 0).unwrap();
+    let base = s.len();
+    let all = ordered_selections(3);
+    assert_eq!(all.len(), 15);
+    for round in 0..2 {
+        for (i, p) in all.iter().enumerate() {
+            let n = format!("S{i}");
+            c.variant("A", &n, p);
+            a.inform(&mut s, &c.get(&[&n]), 0).unwrap();
+        }
+        assert_eq!(s.len(), base + 14, "round {round}");
+    }
+    for (i, p) in all.iter().enumerate() {
+        for extra in 0..3 {
+            let mut q = p.clone();
+            q.insert(i % (q.len() + 1), extra);
+            if q.len() == 4 || p.contains(&extra) {
+                let n = format!("D{i}-{extra}");
+                c.variant("A", &n, &q);
+                let err = a.inform(&mut s, &c.get(&[&n]), 0).unwrap_err();
+                assert!(
+                    matches!(
+                        &err,
+                        AuthorityError::UpdateInvalid { error, .. } if duplicate_signer(error).is_some()
+                    ),
+                    "{err}"
+                );
+            }
+        }
+    }
+    assert_eq!(s.len(), base + 14);
+    assert_kept_removal(&c, &a, &s);
+}
+
+#[test]
+fn compaction_purges_variants_with_the_history_they_hang_from() {
+    // Variants are side branches: kept while young (14 days) or while
+    // their parent is retained, then purged like any losing branch.
+    let mut c = rollback_setup(REORDERS);
+    c.variant("A", "V2", &[0, 1]);
+    let (mut a, mut s) = boot(&c, "G");
+    a.inform(&mut s, &c.get(&["A", "R", "V", "V2"]), 0).unwrap();
+    let day = 86_400;
+    a.compact(&mut s, 30 * day, CompactionOptions::default())
+        .unwrap();
+    assert!(
+        s.aum(&c.hash("V")).unwrap().is_some(),
+        "G is still retained"
+    );
+    // Two rounds of updates a day later (the first ends with a
+    // checkpoint); compaction a month on moves the oldest ancestor to that
+    // checkpoint and drops the old fork point with its variants.
+    let signer = key("k1");
+    for round in 0..2 {
+        let mut b = a.builder(Some(&signer));
+        for i in 0..(60 - 30 * round) {
+            b.set_key_vote(&signer.public().0, 1 + i % 3).unwrap();
+        }
+        let out = b.finalize(&s).unwrap();
+        a.inform(&mut s, &out, day).unwrap();
+    }
+    let head = a.head();
+    a.compact(&mut s, 40 * day, CompactionOptions::default())
+        .unwrap();
+    for n in ["V", "V2", "A", "G"] {
+        assert!(s.aum(&c.hash(n)).unwrap().is_none(), "{n} purged");
+    }
+    assert_eq!(a.head(), head);
+    assert_eq!(Authority::open(&s).unwrap().head(), head);
+    assert!(!a.key_trusted(&key("k4").public().0));
+}
