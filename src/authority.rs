@@ -119,7 +119,8 @@ pub struct Authority {
 
 impl Authority {
     /// Opens the authority held in `storage` (Go's `Open`). Signatures are
-    /// not re-checked: storage only ever receives verified AUMs.
+    /// not re-checked: storage only ever receives verified AUMs. Fork
+    /// choice is Go's after signature variants are set aside (SPEC §5.2).
     pub fn open<S: Storage + ?Sized>(storage: &S) -> Result<Self, AuthorityError> {
         let hint = storage.last_active_ancestor()?;
         let c = active_chain(storage, hint, MAX_SCAN_ITERATIONS)?;
@@ -186,7 +187,8 @@ impl Authority {
     }
 
     /// Verifies and stores `updates` (oldest first), then moves the head by
-    /// fork choice (Go's `Inform`). Verification is all or nothing: if any
+    /// fork choice (Go's `Inform`; an update naming one signer twice is
+    /// refused and signature variants are set aside, SPEC §5.2). Verification is all or nothing: if any
     /// update fails, nothing is stored and the authority is unchanged. AUMs
     /// already stored are skipped. (As in Go, if recomputing the active chain
     /// fails *after* the verified AUMs were stored — a storage error or the
