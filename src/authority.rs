@@ -12,14 +12,16 @@ use crate::limits::MAX_SCAN_ITERATIONS;
 use crate::sig::{Authorized, NksError};
 use crate::state::State;
 use crate::storage::{Storage, StoredAum, VerifiedAum};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Go's `aumVerify`: the rule for accepting `aum` on top of `state` (the
 /// state at its parent; for a genesis, the checkpoint's own state).
 ///
 /// Static validation; the parent is the state's head (unless genesis); at
-/// least one signature; every signature by a key in `state` and valid under
-/// ZIP-215 over the AUM's signature hash; not removing the last key.
+/// least one signature; no key ID named by two signatures (a divergence
+/// from Go, see [`AumVerifyError::DuplicateSigner`]); every signature by a
+/// key in `state` and valid under ZIP-215 over the AUM's signature hash; not
+/// removing the last key.
 pub fn verify_aum(aum: &Aum, state: &State, is_genesis: bool) -> Result<(), AumVerifyError> {
     verify_aum_inner(aum, state, is_genesis, None)
 }
@@ -50,6 +52,7 @@ fn verify_aum_inner(
     if aum.signatures().is_empty() {
         return Err(AumVerifyError::Unsigned);
     }
+    check_distinct_signers(aum)?;
     let sig_hash = aum.sig_hash();
     for (i, sig) in aum.signatures().iter().enumerate() {
         let kid = sig.key_id.as_deref().unwrap_or(&[]);
@@ -80,6 +83,24 @@ fn verify_aum_inner(
     Ok(())
 }
 
+/// Refuses an AUM whose signature list names one key ID twice. Go accepts
+/// such an AUM; repeating a signature keeps the SigHash but changes the
+/// hash, so a relay that cannot sign could otherwise mint an unbounded
+/// number of valid variants of any AUM it holds.
+fn check_distinct_signers(aum: &Aum) -> Result<(), AumVerifyError> {
+    let mut seen: HashSet<Option<&[u8]>> = HashSet::with_capacity(aum.signatures().len());
+    for (index, sig) in aum.signatures().iter().enumerate() {
+        let kid = sig.key_id.as_deref();
+        if !seen.insert(kid) {
+            return Err(AumVerifyError::DuplicateSigner {
+                index,
+                key_id: kid.unwrap_or_default().to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Updates that passed every check, ready to commit.
 struct Checked {
     to_commit: Vec<VerifiedAum>,
@@ -98,7 +119,8 @@ pub struct Authority {
 
 impl Authority {
     /// Opens the authority held in `storage` (Go's `Open`). Signatures are
-    /// not re-checked: storage only ever receives verified AUMs.
+    /// not re-checked: storage only ever receives verified AUMs. Fork
+    /// choice is Go's after signature variants are set aside (SPEC §5.2).
     pub fn open<S: Storage + ?Sized>(storage: &S) -> Result<Self, AuthorityError> {
         let hint = storage.last_active_ancestor()?;
         let c = active_chain(storage, hint, MAX_SCAN_ITERATIONS)?;
@@ -165,7 +187,8 @@ impl Authority {
     }
 
     /// Verifies and stores `updates` (oldest first), then moves the head by
-    /// fork choice (Go's `Inform`). Verification is all or nothing: if any
+    /// fork choice (Go's `Inform`; an update naming one signer twice is
+    /// refused and signature variants are set aside, SPEC §5.2). Verification is all or nothing: if any
     /// update fails, nothing is stored and the authority is unchanged. AUMs
     /// already stored are skipped. (As in Go, if recomputing the active chain
     /// fails *after* the verified AUMs were stored — a storage error or the
