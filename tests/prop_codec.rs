@@ -253,3 +253,82 @@ proptest! {
         let _ = check_nks(&b);
     }
 }
+
+/// Checks `Aum::from_cbor_hashed` (which hashes canonical input as received)
+/// against decoding and hashing the re-encoding, on any input.
+fn check_hash_shortcut(b: &[u8]) -> Result<Option<bool>, TestCaseError> {
+    match (Aum::from_cbor_hashed(b), Aum::from_cbor(b)) {
+        (Ok((d, h)), Ok(plain)) => {
+            prop_assert_eq!(&d, &plain);
+            prop_assert_eq!(h, plain.hash());
+            prop_assert_eq!(h, AumHash::of(&plain.to_cbor()));
+            let stored = tka::StoredAum::from_cbor(b).expect("decoded once already");
+            prop_assert_eq!(stored.hash(), h);
+            prop_assert_eq!(stored.aum(), &plain);
+            Ok(Some(plain.to_cbor() == b))
+        }
+        (Err(e1), Err(e2)) => {
+            prop_assert_eq!(e1, e2);
+            Ok(None)
+        }
+        (a, b) => Err(TestCaseError::fail(format!(
+            "shortcut {:?} but plain decode {:?}",
+            a.map(|x| x.1),
+            b.map(|x| x.hash())
+        ))),
+    }
+}
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    #[test]
+    fn aum_hash_shortcut_equals_rehash(a in aum(), ms in vec(mutation(), 0..3)) {
+        let canonical = a.to_cbor();
+        prop_assert_eq!(check_hash_shortcut(&canonical)?, Some(true));
+        prop_assert_eq!(Aum::from_cbor_hashed(&canonical).unwrap().1, AumHash::of(&canonical));
+        check_hash_shortcut(&mutate(canonical, &ms))?;
+    }
+
+    #[test]
+    fn aum_hash_shortcut_on_arbitrary_bytes(b in vec(any::<u8>(), 0..300)) {
+        check_hash_shortcut(&b)?;
+    }
+}
+
+/// Every AUM case of vectors/decode.json, canonical and not: the shortcut
+/// gives Go's hash.
+#[test]
+fn aum_hash_shortcut_on_decode_vectors() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/vectors/decode.json");
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let (mut canonical, mut other) = (0, 0);
+    for c in doc["cases"].as_array().unwrap() {
+        if c["kind"] != "aum" {
+            continue;
+        }
+        let input = data_encoding::HEXLOWER_PERMISSIVE
+            .decode(c["input"].as_str().unwrap().as_bytes())
+            .unwrap();
+        let got = check_hash_shortcut(&input).unwrap_or_else(|e| panic!("{}: {e}", c["name"]));
+        if let Some(is_canonical) = got {
+            let (_, h) = Aum::from_cbor_hashed(&input).unwrap();
+            assert_eq!(h.to_hex(), c["hash"].as_str().unwrap(), "{}", c["name"]);
+            assert_eq!(
+                Some(is_canonical),
+                c["canonical_equals_input"].as_bool(),
+                "{}",
+                c["name"]
+            );
+            if is_canonical {
+                canonical += 1;
+            } else {
+                other += 1;
+            }
+        }
+    }
+    assert!(
+        canonical >= 20 && other >= 100,
+        "{canonical} canonical, {other} other"
+    );
+}
