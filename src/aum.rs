@@ -91,8 +91,7 @@ impl Signature {
 
 /// An Authority Update Message (Go's `tka.AUM`), as decoded: nothing here is
 /// verified. Hashes and signatures always cover the canonical re-encoding
-/// ([`Aum::to_cbor`]), never the bytes that were received (except where
-/// those bytes are that encoding: [`Aum::from_cbor_hashed`]).
+/// ([`Aum::to_cbor`]), never the bytes that were received.
 ///
 /// `Option` fields keep Go's nil-versus-empty distinctions: they matter for
 /// validation and, for `prev_aum_hash`, for the encoding.
@@ -116,51 +115,11 @@ pub struct Aum {
     pub signatures: Option<Vec<Signature>>,
 }
 
-/// A [`minicbor::encode::Write`] sink that compares what is written with
-/// the bytes still expected, failing at the first difference.
-struct CompareSink<'a>(&'a [u8]);
-
-/// The encoding differed from the expected bytes.
-#[derive(Debug)]
-struct Mismatch;
-
-impl minicbor::encode::Write for CompareSink<'_> {
-    type Error = Mismatch;
-    fn write_all(&mut self, buf: &[u8]) -> Result<(), Mismatch> {
-        self.0 = self.0.strip_prefix(buf).ok_or(Mismatch)?;
-        Ok(())
-    }
-}
-
 impl Aum {
     /// Decodes an AUM with Go's exact acceptance rules.
     pub fn from_cbor(input: &[u8]) -> Result<Self, DecodeError> {
         check_well_formed(input)?;
         Self::decode(&mut Reader::new(input))
-    }
-
-    /// Decodes an AUM and computes its hash (Go's `Unserialize` then
-    /// `Hash`): the same hash as [`Aum::hash`] on the result, always.
-    ///
-    /// Senders (Go and this crate) write the canonical encoding, so the
-    /// input usually is exactly [`Aum::to_cbor`] of the result; that is
-    /// checked by re-encoding against the input as it is produced (no
-    /// buffer, no hashing), and then the input itself is hashed. Any other
-    /// input is hashed by re-encoding, as [`Aum::hash`] does.
-    pub fn from_cbor_hashed(input: &[u8]) -> Result<(Self, AumHash), DecodeError> {
-        let aum = Self::from_cbor(input)?;
-        let hash = if aum.encodes_to(input) {
-            AumHash::of(input)
-        } else {
-            aum.hash()
-        };
-        Ok((aum, hash))
-    }
-
-    /// Whether the canonical encoding is exactly `bytes`.
-    fn encodes_to(&self, bytes: &[u8]) -> bool {
-        let mut e = Encoder::new(CompareSink(bytes));
-        self.encode(&mut e, true).is_ok() && e.writer().0.is_empty()
     }
 
     /// Decodes an AUM map (or `null`, the zero AUM) from well-formed input.

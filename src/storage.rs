@@ -34,17 +34,7 @@ impl StoredAum {
     /// Decodes AUM bytes the embedder persisted earlier (see
     /// [`VerifiedAum::to_cbor`]).
     pub fn from_persisted(bytes: &[u8]) -> Result<Self, crate::DecodeError> {
-        Self::from_cbor(bytes)
-    }
-
-    /// Decodes AUM bytes and hashes them, hashing the bytes as given when
-    /// they are the canonical encoding (see [`Aum::from_cbor_hashed`]).
-    pub fn from_cbor(bytes: &[u8]) -> Result<Self, crate::DecodeError> {
-        let (aum, hash) = Aum::from_cbor_hashed(bytes)?;
-        Ok(StoredAum {
-            hash,
-            aum: Arc::new(aum),
-        })
+        Aum::from_cbor(bytes).map(Self::new)
     }
 
     /// The AUM's hash.
