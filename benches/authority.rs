@@ -1,7 +1,12 @@
-//! Authority benchmarks: Open, Bootstrap + Inform, node-key checks.
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+//! Authority benchmarks: Open, Bootstrap + Inform, node-key checks (single,
+//! against one raw ed25519-zebra verify, and batched).
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use tka::builder::Signer;
 use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
+
+/// A peer: node key, node-key signature bytes, and the Ed25519 message and
+/// signature inside it.
+type Peer = (NodeKey, Vec<u8>, [u8; 32], [u8; 64]);
 
 fn genesis(k: &NlPrivate) -> Aum {
     let mut g = Aum {
@@ -130,6 +135,35 @@ fn bench(c: &mut Criterion) {
             },
             BatchSize::LargeInput,
         )
+    });
+
+    // One node-key check at a time (a peer delta), against its floor: one
+    // raw ed25519-zebra verify of the same signature (key decoded from bytes).
+    let single: Vec<Peer> = (0..64u8)
+        .map(|i| {
+            let nk = NodeKey([i; 32]);
+            let s = NodeKeySignature::sign_direct(&k, &nk, None).unwrap();
+            let sig: [u8; 64] = s.signature.clone().unwrap().try_into().unwrap();
+            (nk, s.to_cbor(), s.sig_hash(), sig)
+        })
+        .collect();
+    let public = k.public().0;
+    let mut i = 0;
+    c.bench_function("raw_zebra_verify_floor", |b| {
+        b.iter(|| {
+            let (_, _, msg, sig) = &single[i % single.len()];
+            i += 1;
+            let vk = ed25519_zebra::VerificationKey::try_from(black_box(public)).unwrap();
+            vk.verify(&ed25519_zebra::Signature::from_bytes(sig), msg)
+                .unwrap()
+        })
+    });
+    c.bench_function("node_key_authorized_single_direct", |b| {
+        b.iter(|| {
+            let (nk, bytes, ..) = &single[i % single.len()];
+            i += 1;
+            a.node_key_authorized(nk, black_box(bytes)).unwrap()
+        })
     });
 
     let mut group = c.benchmark_group("slow");

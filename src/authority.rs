@@ -9,10 +9,11 @@ use crate::error::{AumVerifyError, AuthorityError};
 use crate::hash::AumHash;
 use crate::key::{Key, KeyKind, NlPrivate, NodeKey};
 use crate::limits::MAX_SCAN_ITERATIONS;
-use crate::sig::{Authorized, NksError};
+use crate::sig::{Authorized, NksError, TrustedKeys};
 use crate::state::State;
 use crate::storage::{Storage, StoredAum, VerifiedAum};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Go's `aumVerify`: the rule for accepting `aum` on top of `state` (the
 /// state at its parent; for a genesis, the checkpoint's own state).
@@ -115,6 +116,9 @@ pub struct Authority {
     head: StoredAum,
     oldest: StoredAum,
     state: State,
+    /// The state's keys, decoded for node-key checks; kept in step with
+    /// `state` by [`Authority::refresh_trusted`].
+    trusted: Arc<TrustedKeys>,
 }
 
 impl Authority {
@@ -125,6 +129,7 @@ impl Authority {
         let hint = storage.last_active_ancestor()?;
         let c = active_chain(storage, hint, MAX_SCAN_ITERATIONS)?;
         Ok(Authority {
+            trusted: Arc::new(TrustedKeys::new(c.state.keys())),
             head: c.head,
             oldest: c.oldest,
             state: c.state,
@@ -242,6 +247,7 @@ impl Authority {
             if let Some(last) = checked.to_commit.last() {
                 self.head = last.stored().clone();
                 self.state = state;
+                self.refresh_trusted();
                 return Ok(());
             }
         }
@@ -249,6 +255,7 @@ impl Authority {
         self.head = c.head;
         self.oldest = c.oldest;
         self.state = c.state;
+        self.refresh_trusted();
         Ok(())
     }
 
@@ -382,7 +389,7 @@ impl Authority {
         node_key: &NodeKey,
         signature: &[u8],
     ) -> Result<Authorized, NksError> {
-        crate::sig::node_key_authorized(self.state.keys(), node_key, signature)
+        self.trusted.node_key_authorized(node_key, signature)
     }
 
     /// [`Authority::node_key_authorized`] for many peers, batching the
@@ -391,7 +398,7 @@ impl Authority {
         &self,
         peers: &[(NodeKey, &[u8])],
     ) -> Vec<Result<Authorized, NksError>> {
-        crate::sig::node_keys_authorized(self.state.keys(), peers)
+        self.trusted.node_keys_authorized(peers)
     }
 
     /// The hashes of the active chain, oldest ancestor first, head last.
@@ -411,6 +418,13 @@ impl Authority {
         }
         out.reverse();
         Ok(out)
+    }
+
+    /// Re-decodes the trusted keys if the state's key set changed.
+    fn refresh_trusted(&mut self) {
+        if self.trusted.keys() != self.state.keys() {
+            self.trusted = Arc::new(TrustedKeys::new(self.state.keys()));
+        }
     }
 
     pub(crate) fn set_oldest(&mut self, oldest: StoredAum) {

@@ -108,7 +108,7 @@ pub use authority::Authority;
 pub use error::{AumVerifyError, AuthorityError, DecodeError, SyncError, ValidationError};
 pub use hash::AumHash;
 pub use key::{Key, KeyKind, Meta, NlPrivate, NlPublic, NodeKey};
-pub use sig::{node_key_authorized, NodeKeySignature, SigKind};
+pub use sig::{node_key_authorized, NodeKeySignature, SigKind, TrustedKeys};
 pub use state::State;
 pub use storage::{MemStorage, Storage, StoredAum, VerifiedAum};
 pub use sync::{Intersection, SyncOffer};
