@@ -2,7 +2,7 @@
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use tka::builder::Signer;
-use tka::machine::{Config, Event, Peer, Persisted, Time, TkaMachine};
+use tka::machine::{Config, Event, Mode, Peer, Persisted, Time, TkaMachine};
 use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
 
 fn machine_with_authority(k: &NlPrivate) -> TkaMachine {
@@ -21,7 +21,11 @@ fn machine_with_authority(k: &NlPrivate) -> TkaMachine {
     let mut s = MemStorage::new();
     Authority::bootstrap(&mut s, g, 0).unwrap();
     let persisted = Persisted::from_storage(&s, &[]).unwrap();
-    TkaMachine::new(Config::new(NodeKey([0xee; 32])), persisted, Time(0))
+    TkaMachine::new(
+        Config::new(NodeKey([0xee; 32]), Mode::Enforce),
+        persisted,
+        Time(0),
+    )
 }
 
 fn drain(m: &mut TkaMachine) -> usize {

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use tka::builder::Signer;
 use tka::control::ControlResponder;
-use tka::machine::{Action, Config, Event, Peer, Persisted, Time, TkaMachine, Verdict};
+use tka::machine::{Action, Config, Event, Mode, Peer, Persisted, Time, TkaMachine, Verdict};
 use tka::sig::SigKind;
 use tka::wire::ToWire;
 use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
@@ -92,6 +92,7 @@ fn print_action(a: &Action) {
                 Verdict::Unfiltered => "unfiltered (no authority)".to_string(),
                 Verdict::PeerApiOnly => "peer-API only".to_string(),
                 Verdict::Rejected(r) => format!("REJECTED: {r:?}"),
+                other => format!("{other:?}"),
             };
             let admitted = if v.admitted { "admit" } else { "drop " };
             println!("   peer {:>2} {admitted} {what}", v.node_id);
@@ -145,7 +146,7 @@ fn main() {
     let mut d = Demo {
         control,
         node: TkaMachine::new(
-            Config::new(NodeKey([0xaa; 32])),
+            Config::new(NodeKey([0xaa; 32]), Mode::Enforce),
             Persisted::default(),
             start,
         ),

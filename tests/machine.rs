@@ -50,8 +50,7 @@ impl World {
         let mut cs = MemStorage::new();
         Authority::bootstrap(&mut cs, g.clone(), 0).unwrap();
         let control = ControlResponder::enabled(cs, g).unwrap();
-        let mut cfg = Config::new(NodeKey([9; 32]));
-        cfg.mode = mode;
+        let cfg = Config::new(NodeKey([9; 32]), mode);
         let now = Time::from_unix_secs(1_800_000_000);
         World {
             control,
@@ -338,7 +337,7 @@ fn restart_from_persisted_state_keeps_the_authority() {
     w.sync();
     let head = w.node.authority().unwrap().head();
     let restarted = TkaMachine::new(
-        Config::new(NodeKey([9; 32])),
+        Config::new(NodeKey([9; 32]), Mode::Enforce),
         Persisted::from_storage(&w.persisted, &[]).unwrap(),
         w.now,
     );
@@ -571,7 +570,7 @@ fn bootstrap_over_unreadable_storage_replaces_it() {
     w.persisted
         .load_persisted(StoredAum::new(orphan.clone()), 0);
     let mut node = TkaMachine::new(
-        Config::new(NodeKey([9; 32])),
+        Config::new(NodeKey([9; 32]), Mode::Enforce),
         Persisted {
             aums: vec![(StoredAum::new(orphan), 0)],
             last_active_ancestor: None,
@@ -601,7 +600,7 @@ fn bootstrap_over_unreadable_storage_replaces_it() {
 #[test]
 fn giving_up_while_in_agreement_clears_the_warning() {
     let mut w = World::new(Mode::Enforce);
-    let mut cfg = Config::new(NodeKey([9; 32]));
+    let mut cfg = Config::new(NodeKey([9; 32]), Mode::Enforce);
     cfg.max_attempts = 1;
     w.node = TkaMachine::new(cfg, Persisted::default(), w.now);
     w.sync();
@@ -699,4 +698,307 @@ fn fail_open_is_reported_while_a_request_is_in_flight() {
         "{:?}",
         w.node.health()
     );
+}
+
+/// The verdicts emitted by the last input, by node ID.
+fn verdicts_since(w: &World, mark: usize) -> Vec<i64> {
+    w.log[mark..]
+        .iter()
+        .filter_map(|a| match a {
+            Action::PeerVerdict(v) => Some(v.node_id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A Direct signature by `admin` over `key` with `rot` as its wrapping key,
+/// then rotated by `rot` once to each of `chain` in turn.
+fn rotation_peer(id: i64, admin: &NlPrivate, rot: &NlPrivate, keys: &[NodeKey]) -> Peer {
+    let mut sig = NodeKeySignature::sign_direct(admin, &keys[0], Some(rot.public().0))
+        .unwrap()
+        .to_cbor();
+    for k in &keys[1..] {
+        sig = tka::sig::resign(rot, k, &sig).unwrap();
+    }
+    Peer {
+        node_id: id,
+        node_key: *keys.last().unwrap(),
+        signature: Bytes::from(sig),
+        unsigned_peer_api_only: false,
+    }
+}
+
+#[test]
+fn a_single_upsert_emits_verdicts_only_for_the_affected_peers() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let rot = NlPrivate::from_seed(&[33; 32]);
+    let (k60, k61) = (NodeKey([160; 32]), NodeKey([161; 32]));
+    let mut list: Vec<Peer> = (1..=50).map(|i| peer(i, Some(&admin))).collect();
+    list.push(rotation_peer(60, &admin, &rot, &[k60]));
+    w.tell(Event::PeersReplaced(list));
+    assert_eq!(w.node.counters().authorized, 51);
+
+    // A new peer: its verdict only.
+    let mark = w.log.len();
+    w.tell(Event::PeerUpserted(peer(51, None)));
+    assert_eq!(verdicts_since(&w, mark), vec![51]);
+
+    // A changed signature: that peer only.
+    let mark = w.log.len();
+    let mut garbled = peer(7, Some(&admin));
+    garbled.signature = Bytes::from_static(&[0xa0]);
+    w.tell(Event::PeerUpserted(garbled));
+    assert_eq!(verdicts_since(&w, mark), vec![7]);
+
+    // An unchanged upsert and a removal: nothing.
+    let mark = w.log.len();
+    w.tell(Event::PeerUpserted(peer(8, Some(&admin))));
+    w.tell(Event::PeerRemoved(9));
+    assert_eq!(verdicts_since(&w, mark), Vec::<i64>::new());
+    assert!(!w.node.verdicts().contains_key(&9));
+
+    // A rotation of peer 60's key: the new peer and the one it obsoletes.
+    let mark = w.log.len();
+    w.tell(Event::PeerUpserted(rotation_peer(
+        61,
+        &admin,
+        &rot,
+        &[k60, k61],
+    )));
+    let mut got = verdicts_since(&w, mark);
+    got.sort();
+    assert_eq!(got, vec![60, 61]);
+    assert_eq!(
+        w.node.verdicts()[&60],
+        Verdict::Rejected(RejectReason::RotatedAway)
+    );
+    // Removing the rotation re-admits peer 60, and nobody else changes.
+    let mark = w.log.len();
+    w.tell(Event::PeerRemoved(61));
+    assert_eq!(verdicts_since(&w, mark), vec![60]);
+    assert!(matches!(w.node.verdicts()[&60], Verdict::Authorized(_)));
+}
+
+/// A tiny deterministic generator for the consistency test.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Verdicts maintained one delta at a time equal those of a full netmap
+/// of the same peers, across random upserts and removals of plain,
+/// unsigned, peer-API-only and rotated peers (including ties and chains
+/// that obsolete each other).
+#[test]
+fn incremental_verdicts_equal_a_full_reevaluation() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let rots: Vec<NlPrivate> = (0..3)
+        .map(|i| NlPrivate::from_seed(&[100 + i; 32]))
+        .collect();
+    let keys: Vec<NodeKey> = (0..8).map(|i| NodeKey([200 + i; 32])).collect();
+    let mut rng = Lcg(7);
+    let mut current: std::collections::BTreeMap<i64, Peer> = Default::default();
+    let stored = Persisted::from_storage(&w.persisted, &[]).unwrap();
+    let (mut rotated_away, mut authorized_rotations) = (0, 0);
+    for step in 0..400 {
+        let id = rng.next(12) as i64;
+        let ev = match rng.next(6) {
+            0 => Event::PeerRemoved(id),
+            1 => Event::PeerUpserted(peer(id, None)),
+            2 => {
+                let mut p = peer(id, Some(&admin));
+                p.unsigned_peer_api_only = rng.next(2) == 0;
+                p.node_key = keys[rng.next(8) as usize];
+                p.signature = Bytes::new();
+                Event::PeerUpserted(p)
+            }
+            _ => {
+                let rot = &rots[rng.next(3) as usize];
+                let len = 1 + rng.next(3) as usize;
+                let chain: Vec<NodeKey> = (0..len).map(|_| keys[rng.next(8) as usize]).collect();
+                Event::PeerUpserted(rotation_peer(id, &admin, rot, &chain))
+            }
+        };
+        match &ev {
+            Event::PeerRemoved(id) => {
+                current.remove(id);
+            }
+            Event::PeerUpserted(p) => {
+                current.insert(p.node_id, p.clone());
+            }
+            _ => unreachable!(),
+        }
+        w.tell(ev);
+        let mut fresh = TkaMachine::new(
+            Config::new(NodeKey([9; 32]), Mode::Enforce),
+            stored.clone(),
+            w.now,
+        );
+        fresh.handle_event(
+            w.now,
+            Event::PeersReplaced(current.values().cloned().collect()),
+        );
+        assert_eq!(w.node.verdicts(), fresh.verdicts(), "step {step}");
+        let c = w.node.counters();
+        rotated_away += c.rotated_away;
+        authorized_rotations += w
+            .node
+            .verdicts()
+            .values()
+            .filter(|v| matches!(v, Verdict::Authorized(a) if a.rotation().is_some()))
+            .count();
+    }
+    // The walk did exercise obsolescence both ways.
+    assert!(
+        rotated_away > 100 && authorized_rotations > 100,
+        "{rotated_away} {authorized_rotations}"
+    );
+}
+
+/// Adds `key` at control (signed by the admin) without telling the node.
+fn add_key_at_control(w: &mut World, key: &NlPrivate) {
+    let admin = w.admin.clone();
+    let (storage, authority) = w.control.parts_mut();
+    let a = authority.unwrap();
+    let mut b = a.builder(Some(&admin));
+    b.add_key(key.to_key(1)).unwrap();
+    let updates = b.finalize(storage).unwrap();
+    a.inform(storage, &updates, 0).unwrap();
+}
+
+/// Tells the node control's state and returns the request it sends, with
+/// every other action logged.
+fn tell_and_hold(w: &mut World) -> (tka::machine::RequestId, tka::wire::Path, Vec<u8>) {
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    let mut sent = None;
+    while let Some(a) = w.node.poll_action() {
+        if let Action::SendRequest { id, path, body } = &a {
+            sent = Some((*id, *path, body.clone()));
+        }
+        w.log.push(a);
+    }
+    sent.expect("a sync request")
+}
+
+fn answer(w: &mut World, (id, path, body): (tka::machine::RequestId, tka::wire::Path, Vec<u8>)) {
+    let resp = w.control.handle(path, &body, w.now.unix_secs()).unwrap();
+    w.now = w.now.plus_ms(10);
+    w.node.handle_event(
+        w.now,
+        Event::Response {
+            id,
+            body: Bytes::from(resp),
+        },
+    );
+    w.run();
+}
+
+#[test]
+fn a_peer_signed_by_a_key_being_synced_is_pending_not_dropped() {
+    for mode in [Mode::Enforce, Mode::Observe] {
+        let mut w = World::new(mode);
+        w.sync();
+        let newkey = NlPrivate::from_seed(&[7; 32]);
+        let admin = w.admin.clone();
+        w.tell(Event::PeersReplaced(vec![peer(1, Some(&admin))]));
+        add_key_at_control(&mut w, &newkey);
+        // Control's head moved; the sync is in flight when the peer signed
+        // by the new key arrives.
+        let req = tell_and_hold(&mut w);
+        assert!(w.node.exchange_in_flight() && w.node.holding_for_sync());
+        let mark = w.log.len();
+        w.tell(Event::PeerUpserted(peer(3, Some(&newkey))));
+        assert_eq!(w.node.verdicts()[&3], Verdict::Pending, "{mode:?}");
+        let c = w.node.counters();
+        assert_eq!((c.pending, c.would_reject, c.authorized), (1, 0, 1));
+        let emitted: Vec<_> = w.log[mark..]
+            .iter()
+            .filter_map(|a| match a {
+                Action::PeerVerdict(v) => Some(v.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(emitted.len(), 1);
+        assert_eq!(emitted[0].admitted, mode == Mode::Observe);
+        assert!(!w.log[mark..]
+            .iter()
+            .any(|a| matches!(a, Action::Log { message, .. } if message.contains("drop"))));
+        // The sync settles: the key is trusted and the peer authorized,
+        // never dropped on the way.
+        answer(&mut w, req);
+        assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+        assert!(!w.node.holding_for_sync());
+        assert!(
+            !w.log.iter().any(|a| matches!(a,
+            Action::PeerVerdict(v) if v.node_id == 3 && matches!(v.verdict, Verdict::Rejected(_))))
+        );
+    }
+}
+
+#[test]
+fn a_peer_authorized_before_keeps_its_verdict_while_the_sync_is_pending() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let newkey = NlPrivate::from_seed(&[7; 32]);
+    w.tell(Event::PeersReplaced(vec![peer(3, Some(&admin))]));
+    add_key_at_control(&mut w, &newkey);
+    let req = tell_and_hold(&mut w);
+    // The peer is re-signed by the key control just added.
+    let mark = w.log.len();
+    w.tell(Event::PeerUpserted(peer(3, Some(&newkey))));
+    assert_eq!(verdicts_since(&w, mark), Vec::<i64>::new());
+    assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+    answer(&mut w, req);
+    assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+}
+
+#[test]
+fn the_wait_is_bounded_by_the_request_timeout() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let newkey = NlPrivate::from_seed(&[7; 32]);
+    add_key_at_control(&mut w, &newkey);
+    let _unanswered = tell_and_hold(&mut w);
+    w.tell(Event::PeerUpserted(peer(3, Some(&newkey))));
+    assert_eq!(w.node.verdicts()[&3], Verdict::Pending);
+    // Control never answers: at the deadline the peer is decided with the
+    // keys the node has.
+    let deadline = w.node.poll_timeout().unwrap();
+    w.now = deadline;
+    w.node.handle_timeout(w.now);
+    let mut retry = None;
+    while let Some(a) = w.node.poll_action() {
+        w.log.push(a);
+    }
+    assert!(matches!(
+        w.node.verdicts()[&3],
+        Verdict::Rejected(RejectReason::InvalidSignature(_))
+    ));
+    assert!(w.node.health().contains(&HealthIssue::SyncFailing));
+    // The retry does not hold the peer again.
+    w.now = w.node.poll_timeout().unwrap();
+    w.node.handle_timeout(w.now);
+    while let Some(a) = w.node.poll_action() {
+        if let Action::SendRequest { id, path, body } = &a {
+            retry = Some((*id, *path, body.clone()));
+        }
+        w.log.push(a);
+    }
+    assert!(w.node.exchange_in_flight() && !w.node.holding_for_sync());
+    assert!(!w.node.verdicts()[&3].admits());
+    answer(&mut w, retry.expect("a retry"));
+    assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
 }

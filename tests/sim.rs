@@ -523,7 +523,7 @@ impl Sim {
         let n = rng.range(2, 4) as usize;
         let mut nodes = Vec::new();
         for i in 0..n {
-            let mut c = Config::new(NodeKey(seed32("self", i as u64)));
+            let mut c = Config::new(NodeKey(seed32("self", i as u64)), Mode::Enforce);
             c.max_attempts = rng.range(3, 8) as u32;
             c.retry_max_ms = rng.range(5_000, 60_000);
             if rng.chance(50) {
@@ -1179,7 +1179,10 @@ impl Sim {
                 Some(_) => {
                     let sig_ok = valid.get(&p.node_id).is_some_and(Option::is_some);
                     let obsolete = prev_keys.contains(&p.node_key);
-                    if admitted && ((!p.unsigned_peer_api_only && !sig_ok) || obsolete) {
+                    // A peer authorized before may keep that verdict while
+                    // a sync that may trust its new signer is in flight.
+                    let held = node.p.m.holding_for_sync() && matches!(v, Verdict::Authorized(_));
+                    if admitted && ((!p.unsigned_peer_api_only && !sig_ok && !held) || obsolete) {
                         return Err(format!(
                             "node {n}: ENFORCEMENT: peer {} admitted ({v:?}) but signature valid={sig_ok} obsolete={obsolete}",
                             p.node_id

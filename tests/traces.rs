@@ -489,6 +489,8 @@ fn verdict_kind(v: &Verdict) -> &'static str {
         Verdict::Rejected(RejectReason::InvalidSignature(_)) => "invalid_signature",
         Verdict::Rejected(RejectReason::RotatedAway) => "rotated_away",
         Verdict::Rejected(_) => "rejected",
+        Verdict::Pending => "pending",
+        _ => "unknown",
     }
 }
 
@@ -602,10 +604,12 @@ impl Replay {
             fx.nl(&k);
         }
         let self_name = setup.get("node").and_then(Value::as_str).unwrap_or("self");
-        let mut config = Config::new(fx.node(self_name));
-        if let Some(m) = setup.get("mode") {
-            config.mode = parse_mode(m)?;
-        }
+        // The trace format's default mode is enforce.
+        let mode = match setup.get("mode") {
+            Some(m) => parse_mode(m)?,
+            None => Mode::Enforce,
+        };
+        let mut config = Config::new(fx.node(self_name), mode);
         if let Some(c) = setup.get("config").and_then(Value::as_object) {
             for (k, v) in c {
                 let n = v

@@ -111,6 +111,9 @@ impl TkaMachine {
             );
             return;
         }
+        // Peers held for this state's sync are decided now, with the keys
+        // we have; retries do not hold them again.
+        self.waited_for = for_state;
         match f {
             Failure::Transient(issue, why) => {
                 self.attempts += 1;

@@ -14,10 +14,11 @@
 //! [`TkaMachine::handle_timeout`]. Time must not go backwards.
 //!
 //! ```
-//! use tka::machine::{Action, Config, Event, Persisted, TkaMachine, Time};
+//! use tka::machine::{Action, Config, Event, Mode, Persisted, TkaMachine, Time};
 //! use tka::NodeKey;
 //!
-//! let mut m = TkaMachine::new(Config::new(NodeKey([1; 32])), Persisted::default(), Time::from_unix_secs(1_700_000_000));
+//! let config = Config::new(NodeKey([1; 32]), Mode::Enforce);
+//! let mut m = TkaMachine::new(config, Persisted::default(), Time::from_unix_secs(1_700_000_000));
 //! // Control's netmap says the lock is enabled at some head.
 //! m.handle_event(Time::from_unix_secs(1_700_000_001), Event::ControlState { enabled: true, head: None });
 //! while let Some(action) = m.poll_action() {
@@ -54,7 +55,7 @@ use crate::sync::SyncOffer;
 use crate::wire::{self, Path, ToWire};
 use crate::Aum;
 use bytes::Bytes;
-use peers::VerdictCache;
+use peers::PeerSet;
 use record::Recording;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -105,11 +106,23 @@ pub struct TkaMachine {
     next_id: u64,
     attempts: u32,
     retry_at: Option<Time>,
-    peers: BTreeMap<NodeId, Peer>,
+    peers: PeerSet,
     self_signature: Option<Bytes>,
+    /// The verdict shown for every known peer (pending rules applied).
     verdicts: BTreeMap<NodeId, Verdict>,
     emitted: BTreeMap<NodeId, PeerVerdict>,
-    cache: VerdictCache,
+    /// Peers whose shown verdict must be recomputed by `finish`.
+    dirty: BTreeSet<NodeId>,
+    /// Every peer's verdict is emitted again by `finish` (mode change).
+    emit_all: bool,
+    /// Peers refused only because their signer is not trusted (yet).
+    untrusted: BTreeSet<NodeId>,
+    /// A sync toward control's newer head is in flight: untrusted-signer
+    /// refusals are held as pending.
+    awaiting_keys: bool,
+    /// The control state whose sync already ended (or failed) once: no more
+    /// holding for it.
+    waited_for: Option<ControlState>,
     health: BTreeSet<HealthIssue>,
     reported_health: BTreeSet<HealthIssue>,
     actions: VecDeque<Action>,
@@ -149,11 +162,15 @@ impl TkaMachine {
             next_id: 1,
             attempts: 0,
             retry_at: None,
-            peers: BTreeMap::new(),
+            peers: PeerSet::default(),
             self_signature: None,
             verdicts: BTreeMap::new(),
             emitted: BTreeMap::new(),
-            cache: VerdictCache::default(),
+            dirty: BTreeSet::new(),
+            emit_all: false,
+            untrusted: BTreeSet::new(),
+            awaiting_keys: false,
+            waited_for: None,
             health: BTreeSet::new(),
             reported_health: BTreeSet::new(),
             actions: VecDeque::new(),
@@ -210,6 +227,18 @@ impl TkaMachine {
         peers::count(&self.verdicts)
     }
 
+    /// Whether a request to control is in flight.
+    pub fn exchange_in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Whether peers signed by keys this node does not trust yet are being
+    /// held ([`Verdict::Pending`], or their earlier `Authorized` verdict
+    /// kept) because a sync toward control's newer head is in flight.
+    pub fn holding_for_sync(&self) -> bool {
+        self.awaiting_keys
+    }
+
     /// The current health issues.
     pub fn health(&self) -> &BTreeSet<HealthIssue> {
         &self.health
@@ -224,8 +253,7 @@ impl TkaMachine {
     pub fn set_mode(&mut self, now: Time, mode: Mode) {
         let _ = now;
         self.config.mode = mode;
-        self.emitted.clear();
-        self.reevaluate();
+        self.emit_all = true;
         self.finish();
     }
 
@@ -267,27 +295,34 @@ impl TkaMachine {
                 }
             }
             Event::PeerUpserted(p) => {
-                self.peers.insert(p.node_id, p);
-                self.reevaluate();
+                let touched = self.peers.upsert(self.authority.as_ref(), p);
+                self.dirty.extend(touched);
             }
             Event::PeerRemoved(id) => {
-                self.peers.remove(&id);
-                self.emitted.remove(&id);
-                self.reevaluate();
+                let touched = self.peers.remove(id);
+                self.forget_peer(id);
+                self.dirty.extend(touched);
             }
             Event::PeersReplaced(list) => {
                 // An unchanged netmap (in node-ID order, as control sends
                 // it) changes no verdict: skip the sweep entirely.
                 let unchanged = list.len() == self.peers.len()
-                    && list.iter().zip(self.peers.values()).all(|(a, b)| a == b);
-                if unchanged {
-                    self.drive(now);
-                    self.finish();
-                    return;
+                    && list.iter().zip(self.peers.peers()).all(|(a, b)| a == b);
+                if !unchanged {
+                    let gone: Vec<NodeId> = {
+                        let new: BTreeSet<NodeId> = list.iter().map(|p| p.node_id).collect();
+                        self.verdicts
+                            .keys()
+                            .copied()
+                            .filter(|id| !new.contains(id))
+                            .collect()
+                    };
+                    for id in gone {
+                        self.forget_peer(id);
+                    }
+                    self.peers.replace(self.authority.as_ref(), list);
+                    self.dirty.extend(self.peers.ids());
                 }
-                self.peers = list.into_iter().map(|p| (p.node_id, p)).collect();
-                self.emitted.retain(|id, _| self.peers.contains_key(id));
-                self.reevaluate();
             }
             Event::SelfSignature(sig) => {
                 self.self_signature = Some(sig);
@@ -355,7 +390,18 @@ impl TkaMachine {
 
     fn check_self(&mut self) {
         let locked_out = match (&self.authority, &self.self_signature) {
-            (Some(a), Some(sig)) => a.node_key_authorized(&self.config.node_key, sig).is_err(),
+            (Some(a), Some(sig)) => match a.node_key_authorized(&self.config.node_key, sig) {
+                Ok(_) => false,
+                // Our signer may be trusted once the sync in flight settles.
+                Err(e)
+                    if self.awaiting_keys
+                        && Verdict::Rejected(RejectReason::InvalidSignature(e.clone()))
+                            .untrusted_signer() =>
+                {
+                    return
+                }
+                Err(_) => true,
+            },
             _ => false,
         };
         if locked_out {
@@ -365,48 +411,121 @@ impl TkaMachine {
         }
     }
 
-    /// Recomputes every peer's verdict and emits the ones that changed.
+    /// The authority changed: every peer is checked again.
     fn reevaluate(&mut self) {
-        self.verdicts = peers::evaluate(self.authority.as_ref(), &self.peers, &mut self.cache);
+        self.peers.rebuild(self.authority.as_ref());
+        self.dirty.extend(self.peers.ids());
+    }
+
+    fn forget_peer(&mut self, id: NodeId) {
+        self.verdicts.remove(&id);
+        self.emitted.remove(&id);
+        self.untrusted.remove(&id);
+        self.dirty.remove(&id);
+    }
+
+    /// Whether a sync toward control's newer head is in flight, so a peer
+    /// signed by a key we do not trust yet may be trusted once it settles
+    /// (Go finishes `tkaSyncIfNeeded` before `tkaFilterNetmapLocked`).
+    fn sync_may_add_keys(&self) -> bool {
+        let (Some(f), Some(c), Some(a)) = (&self.in_flight, self.control, &self.authority) else {
+            return false;
+        };
+        c.enabled
+            && matches!(f.what, Pending::SyncOffer | Pending::SyncSend)
+            && f.for_state == Some(c)
+            && c.head != Some(a.head())
+            && self.waited_for != Some(c)
+    }
+
+    /// Recomputes the shown verdict of the dirty peers and emits the ones
+    /// that changed.
+    fn emit_verdicts(&mut self) {
+        let awaiting = self.sync_may_add_keys();
+        if awaiting != self.awaiting_keys {
+            self.awaiting_keys = awaiting;
+            self.dirty.extend(self.untrusted.iter().copied());
+            self.check_self();
+        }
+        let ids: Vec<NodeId> = if self.emit_all {
+            self.dirty.clear();
+            self.peers.ids().collect()
+        } else {
+            std::mem::take(&mut self.dirty).into_iter().collect()
+        };
+        let force = std::mem::take(&mut self.emit_all);
         let observe = self.config.mode == Mode::Observe;
-        let mut out = Vec::new();
-        for (id, verdict) in &self.verdicts {
-            let Some(peer) = self.peers.get(id) else {
+        for id in ids {
+            let (Some(checked), Some(peer)) = (self.peers.verdict(id), self.peers.peer(id)) else {
+                self.forget_peer(id);
                 continue;
             };
-            let pv = PeerVerdict {
-                node_id: *id,
-                node_key: peer.node_key,
-                verdict: verdict.clone(),
-                admitted: observe || verdict.admits(),
+            let node_key = peer.node_key;
+            let shown = if checked.untrusted_signer() {
+                self.untrusted.insert(id);
+                match self.emitted.get(&id) {
+                    // A peer authorized before (same node key) keeps that
+                    // verdict until the sync settles, as Go keeps the last
+                    // filtered netmap while it syncs.
+                    Some(prev)
+                        if awaiting
+                            && prev.node_key == node_key
+                            && matches!(prev.verdict, Verdict::Authorized(_)) =>
+                    {
+                        prev.verdict.clone()
+                    }
+                    _ if awaiting => Verdict::Pending,
+                    _ => checked,
+                }
+            } else {
+                self.untrusted.remove(&id);
+                checked
             };
-            if self.emitted.get(id) != Some(&pv) {
-                out.push(pv);
+            let pv = PeerVerdict {
+                node_id: id,
+                node_key,
+                admitted: observe || shown.admits(),
+                verdict: shown.clone(),
+            };
+            self.verdicts.insert(id, shown);
+            if !force && self.emitted.get(&id) == Some(&pv) {
+                continue;
             }
-        }
-        for pv in out {
-            if let Verdict::Rejected(r) = &pv.verdict {
-                let why = match r {
-                    RejectReason::MissingSignature => "missing signature".to_string(),
-                    RejectReason::InvalidSignature(e) => format!("failed signature check: {e}"),
-                    RejectReason::RotatedAway => "key rotation".to_string(),
-                };
-                let verb = if pv.admitted {
-                    "would drop"
-                } else {
-                    "is dropping"
-                };
-                self.log(
-                    Level::Warn,
-                    format!("Tailnet lock {verb} peer {} due to {why}", pv.node_id),
-                );
+            match &pv.verdict {
+                Verdict::Rejected(r) => {
+                    let verb = if pv.admitted {
+                        "would drop"
+                    } else {
+                        "is dropping"
+                    };
+                    let why = match r {
+                        RejectReason::MissingSignature => "missing signature".to_string(),
+                        RejectReason::InvalidSignature(e) => {
+                            format!("failed signature check: {e}")
+                        }
+                        RejectReason::RotatedAway => "key rotation".to_string(),
+                    };
+                    self.log(
+                        Level::Warn,
+                        format!("Tailnet lock {verb} peer {} due to {why}", pv.node_id),
+                    );
+                }
+                Verdict::Pending => self.log(
+                    Level::Info,
+                    format!(
+                        "Tailnet lock holds peer {}: its signer is not trusted yet and a sync with control is in flight",
+                        pv.node_id
+                    ),
+                ),
+                _ => {}
             }
-            self.emitted.insert(pv.node_id, pv.clone());
+            self.emitted.insert(id, pv.clone());
             self.actions.push_back(Action::PeerVerdict(pv));
         }
     }
 
     fn finish(&mut self) {
+        self.emit_verdicts();
         if self.health != self.reported_health {
             self.reported_health = self.health.clone();
             self.actions

@@ -62,13 +62,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults: enforce, capability version 145, 60 s request timeout,
-    /// retries from 1 s doubling to 5 min, 8 attempts, Go's compaction.
-    pub fn new(node_key: NodeKey) -> Self {
+    /// A configuration for `node_key` in `mode` (chosen by the embedder,
+    /// never defaulted: persist it beside the AUMs). The rest defaults to
+    /// capability version 145, a 60 s request timeout, retries from 1 s
+    /// doubling to 5 min, 8 attempts and Go's compaction.
+    pub fn new(node_key: NodeKey, mode: Mode) -> Self {
         Config {
             node_key,
             capability_version: 145,
-            mode: Mode::Enforce,
+            mode,
             request_timeout_ms: 60_000,
             retry_initial_ms: 1_000,
             retry_max_ms: 300_000,
