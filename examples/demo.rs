@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use tka::builder::Signer;
 use tka::control::ControlResponder;
-use tka::machine::{Action, Config, Event, Mode, Peer, Persisted, Time, TkaMachine, Verdict};
+use tka::machine::{Action, Config, Event, Mode, Peer, Persisted, Time, TkaMachine};
 use tka::sig::SigKind;
 use tka::wire::ToWire;
 use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
@@ -76,24 +76,18 @@ fn print_action(a: &Action) {
             }
         ),
         Action::RemoveAllState => println!("   persist: remove all TKA state"),
-        Action::AuthorityInstalled { head, keys } => {
-            println!("   authority installed at {head} ({} key(s))", keys.len())
+        Action::AuthorityInstalled { head, keys, source } => {
+            println!(
+                "   authority installed at {head} ({} key(s), {source})",
+                keys.len()
+            )
         }
         Action::AuthorityChanged { head, keys } => {
             println!("   authority moved to {head} ({} key(s))", keys.len())
         }
         Action::AuthorityRemoved => println!("   authority removed: lock is off"),
         Action::PeerVerdict(v) => {
-            let what = match &v.verdict {
-                Verdict::Authorized(a) if a.rotation().is_some() => {
-                    "authorized (rotation)".to_string()
-                }
-                Verdict::Authorized(_) => "authorized".to_string(),
-                Verdict::Unfiltered => "unfiltered (no authority)".to_string(),
-                Verdict::PeerApiOnly => "peer-API only".to_string(),
-                Verdict::Rejected(r) => format!("REJECTED: {r:?}"),
-                other => format!("{other:?}"),
-            };
+            let what = &v.verdict;
             let admitted = if v.admitted { "admit" } else { "drop " };
             println!("   peer {:>2} {admitted} {what}", v.node_id);
         }

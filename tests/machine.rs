@@ -878,7 +878,7 @@ fn add_key_at_control(w: &mut World, key: &NlPrivate) {
 
 /// Tells the node control's state and returns the request it sends, with
 /// every other action logged.
-fn tell_and_hold(w: &mut World) -> (tka::machine::RequestId, tka::wire::Path, Vec<u8>) {
+fn tell_and_hold(w: &mut World) -> (tka::machine::RequestId, tka::wire::Path, Bytes) {
     w.now = w.now.plus_ms(1000);
     let ev = w.control_state();
     w.node.handle_event(w.now, ev);
@@ -892,7 +892,7 @@ fn tell_and_hold(w: &mut World) -> (tka::machine::RequestId, tka::wire::Path, Ve
     sent.expect("a sync request")
 }
 
-fn answer(w: &mut World, (id, path, body): (tka::machine::RequestId, tka::wire::Path, Vec<u8>)) {
+fn answer(w: &mut World, (id, path, body): (tka::machine::RequestId, tka::wire::Path, Bytes)) {
     let resp = w.control.handle(path, &body, w.now.unix_secs()).unwrap();
     w.now = w.now.plus_ms(10);
     w.node.handle_event(
@@ -1001,4 +1001,173 @@ fn the_wait_is_bounded_by_the_request_timeout() {
     assert!(!w.node.verdicts()[&3].admits());
     answer(&mut w, retry.expect("a retry"));
     assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+}
+
+/// Runs the node like `World::run`, but the store refuses every `Persist`
+/// while `fail` is set: the embedder reports it with what the store holds.
+fn run_with_failing_store(w: &mut World, fail: bool) -> usize {
+    let mut failures = 0;
+    for _ in 0..100 {
+        let Some(a) = w.node.poll_action() else {
+            return failures;
+        };
+        w.log.push(a.clone());
+        match a {
+            Action::SendRequest { id, path, body } => {
+                let resp = w.control.handle(path, &body, w.now.unix_secs()).unwrap();
+                w.now = w.now.plus_ms(10);
+                w.node.handle_event(
+                    w.now,
+                    Event::Response {
+                        id,
+                        body: Bytes::from(resp),
+                    },
+                );
+            }
+            Action::Persist(d) if fail => {
+                let _ = d;
+                failures += 1;
+                // Stop carrying out this batch's store actions, report.
+                while let Some(rest) = w.node.poll_action() {
+                    w.log.push(rest);
+                }
+                let stored = Persisted::from_storage(&w.persisted, &w.disallowed).unwrap();
+                w.node.handle_event(
+                    w.now,
+                    Event::PersistFailed {
+                        reason: "disk full".into(),
+                        stored,
+                    },
+                );
+            }
+            Action::Persist(d) => apply(&mut w.persisted, &d),
+            Action::RemoveAllState => w.persisted = MemStorage::new(),
+            Action::PersistDisallowedStateIds(ids) => w.disallowed = ids,
+            _ => {}
+        }
+    }
+    panic!("the machine did not go quiet");
+}
+
+#[test]
+fn a_failed_save_reloads_what_is_stored_and_is_retried() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let stored_head = w.node.authority().unwrap().head();
+    let newkey = NlPrivate::from_seed(&[7; 32]);
+    add_key_at_control(&mut w, &newkey);
+    let control_head = w.control.authority().unwrap().head();
+    w.tell(Event::PeersReplaced(vec![peer(3, Some(&newkey))]));
+
+    // The sync brings the new key, but the store cannot save it.
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    assert_eq!(run_with_failing_store(&mut w, true), 1);
+    // Memory went back to what is stored: the old head, the new key not
+    // trusted, the peer refused; the failure is reported and retried.
+    assert_eq!(w.node.authority().unwrap().head(), stored_head);
+    assert_eq!(
+        Authority::open(&w.persisted).unwrap().head(),
+        w.node.authority().unwrap().head()
+    );
+    assert!(!w.node.verdicts()[&3].admits());
+    assert!(w.node.health().contains(&HealthIssue::PersistFailed));
+    assert!(w.log.iter().any(|a| matches!(a,
+        Action::AuthorityChanged { head, .. } if *head == stored_head)));
+    let c = w.node.counters();
+    // Bootstrap, the sync after it, the sync whose save failed.
+    assert_eq!((c.sync_failures, c.sync_attempts), (1, 3));
+    let retry = w.node.poll_timeout().expect("a retry is scheduled");
+    assert!(retry > w.now);
+
+    // The retry's save succeeds: the node reaches control's head and the
+    // warning clears once the next input confirms the save went through.
+    w.now = retry;
+    w.node.handle_timeout(w.now);
+    assert_eq!(run_with_failing_store(&mut w, false), 0);
+    assert_eq!(w.node.authority().unwrap().head(), control_head);
+    w.tell(Event::PeerUpserted(peer(4, None)));
+    assert!(!w.node.health().contains(&HealthIssue::PersistFailed));
+    assert_eq!(
+        Authority::open(&w.persisted).unwrap().head(),
+        control_head,
+        "memory and disk agree"
+    );
+    assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+    let c = w.node.counters();
+    assert!(c.last_successful_sync.is_some());
+    assert_eq!(c.sync_failures, 1);
+}
+
+#[test]
+fn a_failed_first_save_leaves_the_node_without_an_authority() {
+    let mut w = World::new(Mode::Enforce);
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    run_with_failing_store(&mut w, true);
+    // The genesis could not be stored: the node does not pretend it has it.
+    assert!(w.node.authority().is_none());
+    assert!(w.log.iter().any(|a| matches!(a, Action::AuthorityRemoved)));
+    let h = w.node.health();
+    assert!(h.contains(&HealthIssue::PersistFailed) && h.contains(&HealthIssue::NoAuthority));
+    // A restart from the store agrees.
+    let restarted = TkaMachine::new(
+        Config::new(NodeKey([9; 32]), Mode::Enforce),
+        Persisted::from_storage(&w.persisted, &[]).unwrap(),
+        w.now,
+    );
+    assert!(restarted.authority().is_none());
+}
+
+#[test]
+fn status_is_displayable_and_serializable() {
+    let mut w = World::new(Mode::Observe);
+    w.sync();
+    let admin = w.admin.clone();
+    w.tell(Event::PeersReplaced(vec![
+        peer(1, Some(&admin)),
+        peer(2, None),
+    ]));
+    assert!(w.log.iter().any(|a| matches!(
+        a,
+        Action::AuthorityInstalled {
+            source: tka::machine::AuthoritySource::Bootstrapped,
+            ..
+        }
+    )));
+    let v = &w.node.verdicts()[&2];
+    assert_eq!(v.to_string(), "rejected: missing signature");
+    assert_eq!(v.kind(), "missing_signature");
+    assert_eq!(RejectReason::RotatedAway.to_string(), "key rotation");
+    assert_eq!(Mode::Observe.to_string(), "observe");
+    assert!(HealthIssue::LockedOut
+        .to_string()
+        .contains("not signed by a trusted key"));
+    let status = serde_json::to_value(w.node.status()).unwrap();
+    assert_eq!(status["mode"], "observe");
+    assert_eq!(
+        status["head"],
+        w.control.authority().unwrap().head().to_string()
+    );
+    assert_eq!(status["counters"]["authorized"], 1);
+    assert_eq!(status["counters"]["would_reject"], 1);
+    assert_eq!(status["counters"]["sync_attempts"], 2);
+    assert_eq!(status["counters"]["sync_failures"], 0);
+    assert!(status["counters"]["last_successful_sync"].is_u64());
+    assert!(status["keys"][0].as_str().unwrap().starts_with("tlpub:"));
+    assert_eq!(status["health"], serde_json::json!([]));
+    let pv = w
+        .log
+        .iter()
+        .find_map(|a| match a {
+            Action::PeerVerdict(v) if v.node_id == 2 => Some(v.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let j = serde_json::to_value(&pv).unwrap();
+    assert_eq!(j["verdict"]["kind"], "missing_signature");
+    assert_eq!(j["admitted"], true);
+    assert!(pv.to_string().starts_with("peer 2 ("));
 }

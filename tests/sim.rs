@@ -473,7 +473,7 @@ enum Net {
         inc: u64,
         id: RequestId,
         path: Path,
-        body: Vec<u8>,
+        body: Bytes,
     },
     Deliver {
         node: usize,
@@ -838,7 +838,7 @@ impl Sim {
         Ok(())
     }
 
-    fn arrive(&mut self, n: usize, inc: u64, id: RequestId, path: Path, body: Vec<u8>) -> Res {
+    fn arrive(&mut self, n: usize, inc: u64, id: RequestId, path: Path, body: Bytes) -> Res {
         let answer = self.ctl.resp.handle(path, &body, self.now.unix_secs());
         let event = match answer {
             Err(e) => {
@@ -1423,8 +1423,10 @@ fn same_action(a: &Action, b: &Action) -> bool {
         (Action::AuthorityRemoved, Action::AuthorityRemoved) => true,
         (Action::PersistDisallowedStateIds(x), Action::PersistDisallowedStateIds(y)) => x == y,
         (
-            Action::AuthorityInstalled { head, keys },
-            Action::AuthorityInstalled { head: h2, keys: k2 },
+            Action::AuthorityInstalled { head, keys, .. },
+            Action::AuthorityInstalled {
+                head: h2, keys: k2, ..
+            },
         )
         | (
             Action::AuthorityChanged { head, keys },

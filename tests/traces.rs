@@ -379,7 +379,7 @@ impl Fixtures {
                 let l: Vec<Value> = ids.iter().map(|(a, b)| json!([a, b])).collect();
                 json!({ "disallowed": l })
             }
-            Action::AuthorityInstalled { head, keys } => {
+            Action::AuthorityInstalled { head, keys, .. } => {
                 json!({"installed": {"head": self.hash_name(head), "keys": self.render_keys(keys)}})
             }
             Action::AuthorityChanged { head, keys } => {
@@ -505,6 +505,7 @@ fn health_name(h: HealthIssue) -> &'static str {
         HealthIssue::DisablementRejected => "disablement_rejected",
         HealthIssue::StateIdDisallowed => "state_id_disallowed",
         HealthIssue::StorageUnreadable => "storage_unreadable",
+        HealthIssue::PersistFailed => "persist_failed",
         _ => "unknown",
     }
 }

@@ -13,6 +13,20 @@
 //! [`TkaMachine::poll_timeout`] (if any) and call
 //! [`TkaMachine::handle_timeout`]. Time must not go backwards.
 //!
+//! Store actions ([`Action::Persist`], [`Action::RemoveAllState`],
+//! [`Action::PersistDisallowedStateIds`]) must be carried out in order and
+//! durably before the next input. If one fails, skip the store actions after
+//! it and feed [`Event::PersistFailed`] with what the store holds now,
+//! before any other input: the machine reloads from it (so what it trusts
+//! is always what is stored), raises [`HealthIssue::PersistFailed`] and
+//! retries with backoff. Any other input after a save means the save
+//! succeeded.
+//!
+//! Within one netmap, feed [`Event::ControlState`] before the peers, so a
+//! sync toward a newer head is already in flight when they are checked
+//! (peers signed by a key it may bring are then [`Verdict::Pending`], not
+//! dropped; see [`TkaMachine::holding_for_sync`]).
+//!
 //! ```
 //! use tka::machine::{Action, Config, Event, Mode, Persisted, TkaMachine, Time};
 //! use tka::NodeKey;
@@ -28,7 +42,11 @@
 //!             // channel; feed the answer back with handle_event(Event::Response { .. }).
 //!             let _ = (id, path, body);
 //!         }
-//!         Action::Persist(delta) => { /* write delta.committed, delete delta.purged */ let _ = delta; }
+//!         Action::Persist(delta) => {
+//!             // Write delta.committed, delete delta.purged; on failure feed
+//!             // Event::PersistFailed { reason, stored } before anything else.
+//!             let _ = delta;
+//!         }
 //!         Action::PeerVerdict(v) => { /* admit or drop the peer */ let _ = v; }
 //!         _ => {}
 //!     }
@@ -44,7 +62,8 @@ mod types;
 pub use peers::{Counters, NodeId, Peer, RejectReason, Verdict};
 pub use record::StorageDelta;
 pub use types::{
-    Action, Config, Event, HealthIssue, Level, Mode, PeerVerdict, Persisted, RequestId, Time,
+    Action, AuthoritySource, Config, Event, HealthIssue, Level, Mode, PeerVerdict, Persisted,
+    RequestId, Time,
 };
 
 use crate::authority::Authority;
@@ -57,6 +76,7 @@ use crate::Aum;
 use bytes::Bytes;
 use peers::PeerSet;
 use record::Recording;
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
@@ -126,6 +146,41 @@ pub struct TkaMachine {
     health: BTreeSet<HealthIssue>,
     reported_health: BTreeSet<HealthIssue>,
     actions: VecDeque<Action>,
+    /// A store action was emitted and no `PersistFailed` has come back yet.
+    unconfirmed_save: bool,
+    sync_attempts: u64,
+    sync_failures: u64,
+    last_successful_sync: Option<Time>,
+}
+
+/// A trusted key as `tlpub:<hex>` (the CLI's form), or its hex for a key
+/// of another kind.
+fn key_text(k: &crate::Key) -> String {
+    let public = k.public.as_deref().unwrap_or_default();
+    match <[u8; 32]>::try_from(public) {
+        Ok(b) if k.kind == crate::KeyKind::ED25519 => crate::NlPublic(b).to_tlpub(),
+        _ => data_encoding::HEXLOWER.encode(public),
+    }
+}
+
+/// What a status page shows: [`TkaMachine::status`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Status {
+    /// Observe or enforce.
+    pub mode: Mode,
+    /// The installed authority's head (base32), if any.
+    pub head: Option<String>,
+    /// The trusted keys (`tlpub:` text).
+    pub keys: Vec<String>,
+    /// The current health issues.
+    pub health: BTreeSet<HealthIssue>,
+    /// Verdict and sync figures.
+    pub counters: Counters,
+    /// Whether a request to control is in flight.
+    pub exchange_in_flight: bool,
+    /// Whether peers are held for a sync ([`TkaMachine::holding_for_sync`]).
+    pub holding_for_sync: bool,
 }
 
 impl fmt::Debug for TkaMachine {
@@ -144,16 +199,11 @@ impl TkaMachine {
     /// only ever received verified AUMs).
     pub fn new(config: Config, persisted: Persisted, now: Time) -> Self {
         let _ = now;
-        let mut storage = MemStorage::new();
-        for (aum, t) in persisted.aums {
-            storage.load_persisted(aum, t);
-        }
-        storage.load_last_active_ancestor(persisted.last_active_ancestor);
         let mut m = TkaMachine {
             config,
-            storage,
+            storage: MemStorage::new(),
             authority: None,
-            disallowed: persisted.disallowed_state_ids,
+            disallowed: Vec::new(),
             control: None,
             settled_for: None,
             blocked_for: None,
@@ -174,25 +224,116 @@ impl TkaMachine {
             health: BTreeSet::new(),
             reported_health: BTreeSet::new(),
             actions: VecDeque::new(),
+            unconfirmed_save: false,
+            sync_attempts: 0,
+            sync_failures: 0,
+            last_successful_sync: None,
         };
-        if !m.storage.is_empty() {
-            match Authority::open(&m.storage) {
+        m.load(persisted);
+        m.finish();
+        m
+    }
+
+    /// Replaces the in-memory state with what the embedder stored, and
+    /// reports how the authority changed.
+    fn load(&mut self, persisted: Persisted) {
+        let before = self.authority.take().map(|a| a.head());
+        let mut storage = MemStorage::new();
+        for (aum, t) in persisted.aums {
+            storage.load_persisted(aum, t);
+        }
+        storage.load_last_active_ancestor(persisted.last_active_ancestor);
+        self.storage = storage;
+        self.disallowed = persisted.disallowed_state_ids;
+        self.health.remove(&HealthIssue::StorageUnreadable);
+        if !self.storage.is_empty() {
+            match Authority::open(&self.storage) {
                 Ok(a) => {
-                    m.log(Level::Info, format!("tka initialized at head {}", a.head()));
-                    m.actions.push_back(Action::AuthorityInstalled {
-                        head: a.head(),
-                        keys: a.keys().to_vec(),
-                    });
-                    m.authority = Some(a);
+                    self.log(Level::Info, format!("tka initialized at head {}", a.head()));
+                    let (head, keys) = (a.head(), a.keys().to_vec());
+                    match before {
+                        None => self.actions.push_back(Action::AuthorityInstalled {
+                            head,
+                            keys,
+                            source: AuthoritySource::Loaded,
+                        }),
+                        Some(h) if h != head => self
+                            .actions
+                            .push_back(Action::AuthorityChanged { head, keys }),
+                        Some(_) => {}
+                    }
+                    self.authority = Some(a);
+                    return;
                 }
                 Err(e) => {
-                    m.log(Level::Warn, format!("opening stored AUMs failed: {e}"));
-                    m.health.insert(HealthIssue::StorageUnreadable);
+                    self.log(Level::Warn, format!("opening stored AUMs failed: {e}"));
+                    self.health.insert(HealthIssue::StorageUnreadable);
                 }
             }
         }
-        m.finish();
-        m
+        if before.is_some() {
+            self.actions.push_back(Action::AuthorityRemoved);
+        }
+    }
+
+    /// The store could not apply what the machine asked: reload from what it
+    /// holds and try the exchange again later.
+    fn on_persist_failed(&mut self, now: Time, reason: String, stored: Persisted) {
+        self.unconfirmed_save = false;
+        self.log(
+            Level::Warn,
+            format!("saving tailnet lock state failed: {reason}; reloading what is stored"),
+        );
+        self.in_flight = None;
+        self.settled_for = None;
+        self.just_enabled = false;
+        self.load(stored);
+        if self.authority.is_none() {
+            self.health.remove(&HealthIssue::LockedOut);
+        }
+        self.reevaluate();
+        self.check_self();
+        self.health.insert(HealthIssue::PersistFailed);
+        let state = self.control;
+        self.fail(
+            now,
+            state,
+            Failure::Transient(
+                HealthIssue::PersistFailed,
+                format!("saving state: {reason}"),
+            ),
+        );
+    }
+
+    /// A snapshot of what a status page shows (serializable).
+    pub fn status(&self) -> Status {
+        Status {
+            mode: self.config.mode,
+            head: self.authority.as_ref().map(|a| a.head().to_string()),
+            keys: self
+                .authority
+                .as_ref()
+                .map(|a| a.keys().iter().map(key_text).collect())
+                .unwrap_or_default(),
+            health: self.health.clone(),
+            counters: self.counters(),
+            exchange_in_flight: self.in_flight.is_some(),
+            holding_for_sync: self.awaiting_keys,
+        }
+    }
+
+    /// A store action the embedder carries out.
+    fn save(&mut self, action: Action) {
+        self.unconfirmed_save = true;
+        self.actions.push_back(action);
+    }
+
+    /// An input other than `PersistFailed` arrived: the saves emitted since
+    /// the last input succeeded.
+    fn confirm_saves(&mut self) {
+        if std::mem::take(&mut self.unconfirmed_save) {
+            self.health.remove(&HealthIssue::PersistFailed);
+        }
     }
 
     /// The next action, or `None` when there is nothing more to do until
@@ -222,9 +363,14 @@ impl TkaMachine {
         &self.verdicts
     }
 
-    /// Figures over the current peer set.
+    /// Figures over the current peer set, and the exchange with control.
     pub fn counters(&self) -> Counters {
-        peers::count(&self.verdicts)
+        Counters {
+            sync_attempts: self.sync_attempts,
+            sync_failures: self.sync_failures,
+            last_successful_sync: self.last_successful_sync,
+            ..peers::count(&self.verdicts)
+        }
     }
 
     /// Whether a request to control is in flight.
@@ -252,6 +398,7 @@ impl TkaMachine {
     /// Changes the mode; every peer's verdict is emitted again.
     pub fn set_mode(&mut self, now: Time, mode: Mode) {
         let _ = now;
+        self.confirm_saves();
         self.config.mode = mode;
         self.emit_all = true;
         self.finish();
@@ -259,6 +406,7 @@ impl TkaMachine {
 
     /// Time passed: fires request deadlines and retries.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.confirm_saves();
         self.check_deadline(now);
         self.drive(now);
         self.finish();
@@ -266,6 +414,9 @@ impl TkaMachine {
 
     /// Handles one input at time `now`.
     pub fn handle_event(&mut self, now: Time, event: Event) {
+        if !matches!(event, Event::PersistFailed { .. }) {
+            self.confirm_saves();
+        }
         self.check_deadline(now);
         match event {
             Event::ControlState { enabled, head } => {
@@ -329,6 +480,7 @@ impl TkaMachine {
                 self.check_self();
             }
             Event::LocalDisable => self.local_disable(),
+            Event::PersistFailed { reason, stored } => self.on_persist_failed(now, reason, stored),
         }
         self.drive(now);
         self.finish();
@@ -376,6 +528,11 @@ impl TkaMachine {
         path: Path,
         body: Vec<u8>,
     ) {
+        let body = Bytes::from(body);
+        if !matches!(what, Pending::SyncSend) {
+            // sync/send is the second half of the exchange its offer began.
+            self.sync_attempts += 1;
+        }
         let id = RequestId(self.next_id);
         self.next_id += 1;
         self.in_flight = Some(InFlight {
@@ -498,16 +655,9 @@ impl TkaMachine {
                     } else {
                         "is dropping"
                     };
-                    let why = match r {
-                        RejectReason::MissingSignature => "missing signature".to_string(),
-                        RejectReason::InvalidSignature(e) => {
-                            format!("failed signature check: {e}")
-                        }
-                        RejectReason::RotatedAway => "key rotation".to_string(),
-                    };
                     self.log(
                         Level::Warn,
-                        format!("Tailnet lock {verb} peer {} due to {why}", pv.node_id),
+                        format!("Tailnet lock {verb} peer {} due to {r}", pv.node_id),
                     );
                 }
                 Verdict::Pending => self.log(

@@ -6,12 +6,15 @@
 //! which carries its proof; the other admitting verdicts say why no check
 //! ran (no authority: fail-open as Go; a peer-API-only peer).
 
+use super::types::Time;
 use crate::authority::Authority;
 use crate::hash::AumHash;
 use crate::key::NodeKey;
 use crate::sig::{Authorized, NksError, SigKind};
 use bytes::Bytes;
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
 
 /// A peer's identifier in the control plane's netmap.
 pub type NodeId = i64;
@@ -81,8 +84,10 @@ impl Verdict {
     }
 }
 
-/// Peer-verdict figures over the current peer set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Peer-verdict figures over the current peer set, and the exchange with
+/// control so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Counters {
     /// Peers whose signature verified.
     pub authorized: usize,
@@ -100,6 +105,14 @@ pub struct Counters {
     pub pending: usize,
     /// Peers enforcement would refuse (in observe mode these are admitted).
     pub would_reject: usize,
+    /// Exchanges with control started (bootstrap, sync, disablement),
+    /// retries included.
+    pub sync_attempts: u64,
+    /// Exchanges that failed (transport, timeout, bad answer, verification,
+    /// a failed save).
+    pub sync_failures: u64,
+    /// When an exchange with control last completed.
+    pub last_successful_sync: Option<Time>,
 }
 
 /// Verification results for one authority head, keyed by node key and
@@ -484,4 +497,58 @@ pub(crate) fn count(verdicts: &BTreeMap<NodeId, Verdict>) -> Counters {
         }
     }
     c
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RejectReason::MissingSignature => f.write_str("missing signature"),
+            RejectReason::InvalidSignature(e) => write!(f, "failed signature check: {e}"),
+            RejectReason::RotatedAway => f.write_str("key rotation"),
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Authorized(a) if a.rotation().is_some() => {
+                f.write_str("authorized (rotated key)")
+            }
+            Verdict::Authorized(_) => f.write_str("authorized"),
+            Verdict::Unfiltered => f.write_str("unfiltered (no authority)"),
+            Verdict::PeerApiOnly => f.write_str("peer-API only (not checked)"),
+            Verdict::Rejected(r) => write!(f, "rejected: {r}"),
+            Verdict::Pending => f.write_str("pending (waiting for a sync with control)"),
+        }
+    }
+}
+
+impl Verdict {
+    /// A short machine-readable name: `authorized`, `unfiltered`,
+    /// `peer_api_only`, `missing_signature`, `invalid_signature`,
+    /// `rotated_away` or `pending`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Verdict::Authorized(_) => "authorized",
+            Verdict::Unfiltered => "unfiltered",
+            Verdict::PeerApiOnly => "peer_api_only",
+            Verdict::Rejected(RejectReason::MissingSignature) => "missing_signature",
+            Verdict::Rejected(RejectReason::InvalidSignature(_)) => "invalid_signature",
+            Verdict::Rejected(RejectReason::RotatedAway) => "rotated_away",
+            Verdict::Pending => "pending",
+        }
+    }
+}
+
+/// Serialized as `{"kind": KIND, "detail": TEXT}` ([`Verdict::kind`] and
+/// the `Display` text).
+impl Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Verdict", 2)?;
+        st.serialize_field("kind", self.kind())?;
+        st.serialize_field("detail", &self.to_string())?;
+        st.end()
+    }
 }
