@@ -35,7 +35,7 @@ impl Demo {
             match a {
                 Action::SendRequest { id, path, body } => {
                     println!("   -> GET {path} ({} bytes)", body.len());
-                    let ev = match self.control.handle(path, &body, self.now.unix_secs()) {
+                    let ev = match self.control.handle(path, &body, self.now) {
                         Ok(resp) => Event::Response {
                             id,
                             body: Bytes::from(resp),

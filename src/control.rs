@@ -14,7 +14,7 @@ use crate::error::{AuthorityError, SyncError};
 use crate::storage::Storage;
 use crate::sync::SyncOffer;
 use crate::wire::{self, FromWire, Path, ToWire, WireError};
-use crate::Aum;
+use crate::{Aum, Time};
 use std::fmt;
 
 /// Why control refused a request.
@@ -125,8 +125,9 @@ impl<S: Storage> ControlResponder<S> {
         (&mut self.storage, self.authority.as_mut())
     }
 
-    /// Answers a request body for `path` with a JSON response body.
-    pub fn handle(&mut self, path: Path, body: &[u8], now: u64) -> Result<Vec<u8>, ControlError> {
+    /// Answers a request body for `path` with a JSON response body. `now`
+    /// is recorded (as Unix seconds) for AUMs a node sends.
+    pub fn handle(&mut self, path: Path, body: &[u8], now: Time) -> Result<Vec<u8>, ControlError> {
         match path {
             Path::Bootstrap => {
                 let req =
@@ -183,7 +184,7 @@ impl<S: Storage> ControlResponder<S> {
     pub fn sync_send(
         &mut self,
         req: &wire::SyncSendRequest,
-        now: u64,
+        now: Time,
     ) -> Result<wire::SyncSendResponse, ControlError> {
         let a = self.authority.as_mut().ok_or(ControlError::NotEnabled)?;
         let missing = req.missing_aums.as_deref().unwrap_or(&[]);
@@ -192,7 +193,7 @@ impl<S: Storage> ControlResponder<S> {
             for (i, b) in missing.iter().enumerate() {
                 aums.push(Aum::from_cbor(b).map_err(|e| ControlError::BadAum(i, e))?);
             }
-            a.inform(&mut self.storage, &aums, now)
+            a.inform(&mut self.storage, &aums, now.unix_secs())
                 .map_err(ControlError::Inform)?;
         }
         Ok(wire::SyncSendResponse { head: a.head() })

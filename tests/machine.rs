@@ -80,7 +80,7 @@ impl World {
                 self.log.push(a.clone());
                 match a {
                     Action::SendRequest { id, path, body } => {
-                        let ev = match self.control.handle(path, &body, self.now.unix_secs()) {
+                        let ev = match self.control.handle(path, &body, self.now) {
                             Ok(resp) => Event::Response {
                                 id,
                                 body: Bytes::from(resp),
@@ -442,7 +442,7 @@ fn control_state_changing_during_a_sync_starts_another() {
         }
     };
     // Control answers now (at its first new head)...
-    let answer = w.control.handle(path, &body, 0).unwrap();
+    let answer = w.control.handle(path, &body, Time(0)).unwrap();
     // ...but before the answer arrives its head moves again.
     add(&mut w, 61);
     w.now = w.now.plus_ms(100);
@@ -522,7 +522,7 @@ fn failure_warnings_clear_once_settled() {
         };
         assert_eq!(path, expected);
         let ev = if path == tka::wire::Path::SyncOffer {
-            let answer = w.control.handle(path, &body, 0).unwrap();
+            let answer = w.control.handle(path, &body, Time(0)).unwrap();
             Event::Response {
                 id,
                 body: Bytes::from(answer),
@@ -626,7 +626,7 @@ fn giving_up_while_in_agreement_clears_the_warning() {
         let ev = if path == tka::wire::Path::SyncOffer {
             Event::Response {
                 id,
-                body: Bytes::from(w.control.handle(path, &body, 0).unwrap()),
+                body: Bytes::from(w.control.handle(path, &body, Time(0)).unwrap()),
             }
         } else {
             Event::RequestFailed {
@@ -893,7 +893,7 @@ fn tell_and_hold(w: &mut World) -> (tka::machine::RequestId, tka::wire::Path, By
 }
 
 fn answer(w: &mut World, (id, path, body): (tka::machine::RequestId, tka::wire::Path, Bytes)) {
-    let resp = w.control.handle(path, &body, w.now.unix_secs()).unwrap();
+    let resp = w.control.handle(path, &body, w.now).unwrap();
     w.now = w.now.plus_ms(10);
     w.node.handle_event(
         w.now,
@@ -1014,7 +1014,7 @@ fn run_with_failing_store(w: &mut World, fail: bool) -> usize {
         w.log.push(a.clone());
         match a {
             Action::SendRequest { id, path, body } => {
-                let resp = w.control.handle(path, &body, w.now.unix_secs()).unwrap();
+                let resp = w.control.handle(path, &body, w.now).unwrap();
                 w.now = w.now.plus_ms(10);
                 w.node.handle_event(
                     w.now,

@@ -839,7 +839,7 @@ impl Sim {
     }
 
     fn arrive(&mut self, n: usize, inc: u64, id: RequestId, path: Path, body: Bytes) -> Res {
-        let answer = self.ctl.resp.handle(path, &body, self.now.unix_secs());
+        let answer = self.ctl.resp.handle(path, &body, self.now);
         let event = match answer {
             Err(e) => {
                 self.note(format!("  control refuses #{} of node {n}: {e}", id.0));

@@ -373,6 +373,11 @@ impl TkaMachine {
         }
     }
 
+    /// The peer with this node ID, as last given.
+    pub fn peer(&self, id: NodeId) -> Option<&Peer> {
+        self.peers.peer(id)
+    }
+
     /// Whether a request to control is in flight.
     pub fn exchange_in_flight(&self) -> bool {
         self.in_flight.is_some()

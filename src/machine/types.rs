@@ -7,31 +7,11 @@ use crate::hash::AumHash;
 use crate::key::{Key, NodeKey};
 use crate::storage::{Storage, StorageError, StoredAum};
 use crate::wire::Path;
+pub use crate::Time;
 use bytes::Bytes;
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::fmt;
-
-/// Wall-clock time in milliseconds since the Unix epoch, always passed in.
-/// Serialized as the number of milliseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
-#[serde(transparent)]
-pub struct Time(pub u64);
-
-impl Time {
-    /// From whole seconds since the epoch.
-    pub fn from_unix_secs(s: u64) -> Self {
-        Time(s.saturating_mul(1000))
-    }
-    /// Whole seconds since the epoch.
-    pub fn unix_secs(self) -> u64 {
-        self.0 / 1000
-    }
-    /// This time plus `ms` milliseconds.
-    pub fn plus_ms(self, ms: u64) -> Self {
-        Time(self.0.saturating_add(ms))
-    }
-}
 
 /// Whether rejected peers are dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
