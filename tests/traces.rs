@@ -561,6 +561,9 @@ struct Replay {
     /// The model of the embedder's durable store (applied from actions).
     store: MemStorage,
     disallowed: Vec<(u64, u64)>,
+    /// The store before the last input's actions were applied (what a
+    /// `persist_failed` input rolls back to).
+    before_last: (MemStorage, Vec<(u64, u64)>),
     /// Actions of the last input not yet matched.
     pending: Vec<(Action, Value)>,
     print: bool,
@@ -657,6 +660,7 @@ impl Replay {
             now,
             epoch_ms,
             store,
+            before_last: (MemStorage::new(), Vec::new()),
             disallowed,
             pending: Vec::new(),
             print,
@@ -733,6 +737,24 @@ impl Replay {
             );
         }
         let now = self.now;
+        if let Some(reason) = input.get("persist_failed") {
+            // Every store action of the previous input failed: the store is
+            // what it was before them.
+            let reason = reason.as_str().ok_or("persist_failed: a reason")?;
+            (self.store, self.disallowed) = self.before_last.clone();
+            let stored = persisted(&self.store, &self.disallowed);
+            self.before_last = (self.store.clone(), self.disallowed.clone());
+            self.machine.handle_event(
+                now,
+                Event::PersistFailed {
+                    reason: reason.into(),
+                    stored,
+                },
+            );
+            self.drain();
+            return Ok(());
+        }
+        self.before_last = (self.store.clone(), self.disallowed.clone());
         match input {
             Value::String(s) => match s.as_str() {
                 "timeout" => self.machine.handle_timeout(now),
