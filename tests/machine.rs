@@ -1171,3 +1171,65 @@ fn status_is_displayable_and_serializable() {
     assert_eq!(j["admitted"], true);
     assert!(pv.to_string().starts_with("peer 2 ("));
 }
+
+/// Random save failures while control's head keeps moving: after every
+/// input what the node trusts is what its store reopens to, and once saves
+/// work again the node catches up with control.
+#[test]
+fn memory_and_disk_never_drift_under_random_save_failures() {
+    let mut w = World::new(Mode::Enforce);
+    let mut rng = Lcg(11);
+    let mut failed = 0;
+    for step in 0..40 {
+        if step % 4 == 1 {
+            let k = NlPrivate::from_seed(&[step as u8; 32]);
+            add_key_at_control(&mut w, &k);
+        }
+        w.now = w.now.plus_ms(1000);
+        let ev = w.control_state();
+        w.node.handle_event(w.now, ev);
+        // Each step's saves fail with probability 1/2.
+        failed += run_with_failing_store(&mut w, rng.next(2) == 0);
+        let stored = if w.persisted.is_empty() {
+            None
+        } else {
+            Some(Authority::open(&w.persisted).unwrap().head())
+        };
+        assert_eq!(
+            w.node.authority().map(|a| a.head()),
+            stored,
+            "step {step}: memory and disk differ"
+        );
+        assert_eq!(
+            w.node.health().contains(&HealthIssue::PersistFailed),
+            w.log.iter().rev().find_map(|a| match a {
+                Action::HealthChanged(h) => Some(h.contains(&HealthIssue::PersistFailed)),
+                _ => None,
+            }) == Some(true),
+        );
+        if let Some(t) = w.node.poll_timeout() {
+            w.now = t;
+            w.node.handle_timeout(w.now);
+            failed += run_with_failing_store(&mut w, rng.next(2) == 0);
+        }
+    }
+    assert!(failed > 5, "{failed}");
+    // Saves work again: the node reaches control's head and stays there.
+    for _ in 0..10 {
+        match w.node.poll_timeout() {
+            Some(t) => {
+                w.now = t;
+                w.node.handle_timeout(w.now);
+            }
+            None => {
+                w.now = w.now.plus_ms(1000);
+                let ev = w.control_state();
+                w.node.handle_event(w.now, ev);
+            }
+        }
+        run_with_failing_store(&mut w, false);
+    }
+    let head = w.control.authority().unwrap().head();
+    assert_eq!(w.node.authority().unwrap().head(), head);
+    assert_eq!(Authority::open(&w.persisted).unwrap().head(), head);
+}
