@@ -14,7 +14,7 @@ use crate::error::{AuthorityError, SyncError};
 use crate::storage::{Storage, StoredAum};
 use crate::sync::SyncOffer;
 use crate::wire::{self, FromWire, Path, ToWire, WireError};
-use crate::Aum;
+use crate::{Aum, Time};
 use std::fmt;
 
 /// Why control refused a request.
@@ -125,8 +125,9 @@ impl<S: Storage> ControlResponder<S> {
         (&mut self.storage, self.authority.as_mut())
     }
 
-    /// Answers a request body for `path` with a JSON response body.
-    pub fn handle(&mut self, path: Path, body: &[u8], now: u64) -> Result<Vec<u8>, ControlError> {
+    /// Answers a request body for `path` with a JSON response body. `now`
+    /// is recorded (as Unix seconds) for AUMs a node sends.
+    pub fn handle(&mut self, path: Path, body: &[u8], now: Time) -> Result<Vec<u8>, ControlError> {
         match path {
             Path::Bootstrap => {
                 let req =
@@ -183,7 +184,7 @@ impl<S: Storage> ControlResponder<S> {
     pub fn sync_send(
         &mut self,
         req: &wire::SyncSendRequest,
-        now: u64,
+        now: Time,
     ) -> Result<wire::SyncSendResponse, ControlError> {
         let a = self.authority.as_mut().ok_or(ControlError::NotEnabled)?;
         let missing = req.missing_aums.as_deref().unwrap_or(&[]);
@@ -195,7 +196,7 @@ impl<S: Storage> ControlResponder<S> {
                 crate::sync::refuse_before_inform(i, &aum).map_err(ControlError::Inform)?;
                 aums.push(StoredAum::new(aum));
             }
-            a.inform_stored(&mut self.storage, aums, now)
+            a.inform_stored(&mut self.storage, aums, now.unix_secs())
                 .map_err(ControlError::Inform)?;
         }
         Ok(wire::SyncSendResponse { head: a.head() })

@@ -37,7 +37,7 @@ use tka::control::{ControlError, ControlResponder};
 use tka::wire::{self, Path, Rpc};
 use tka::{
     Aum, AumHash, AumKind, Authority, AuthorityError, MemStorage, NlPrivate, NodeKey, State,
-    StoredAum, SyncError, SyncOffer,
+    StoredAum, SyncError, SyncOffer, Time,
 };
 
 const DAY: u64 = 86_400;
@@ -454,7 +454,7 @@ fn exchange_seen(
         ancestors: Some(offer.ancestors),
     };
     let body = control
-        .handle(Path::SyncOffer, &req.body(), NOW)
+        .handle(Path::SyncOffer, &req.body(), Time::from_unix_secs(NOW))
         .map_err(Stop::Control)?;
     let resp = wire::parse_response::<wire::SyncOfferRequest>(&body).expect("offer response");
     let control_offer = SyncOffer {
@@ -492,7 +492,7 @@ fn exchange_seen(
         interactive: false,
     };
     let body = control
-        .handle(Path::SyncSend, &send.body(), NOW)
+        .handle(Path::SyncSend, &send.body(), Time::from_unix_secs(NOW))
         .map_err(Stop::Control)?;
     let resp = wire::parse_response::<wire::SyncSendRequest>(&body).expect("send response");
     Ok(Exchanged {

@@ -410,7 +410,7 @@ fn control_responder_sync_send_with_many_bombs() {
         list.join(r#"",""#)
     );
     let peak = peak_of(|| {
-        let r = control.handle(Path::SyncSend, body.as_bytes(), 0);
+        let r = control.handle(Path::SyncSend, body.as_bytes(), tka::Time(0));
         assert!(r.is_err(), "unsigned AUMs are refused");
         r
     });
@@ -428,7 +428,7 @@ fn machine_awaiting_offer_response() -> (
 ) {
     let mut control = responder();
     let mut now = Time::from_unix_secs(1_800_000_000);
-    let mut node = TkaMachine::new(Config::new(NodeKey([9; 32])), Persisted::default(), now);
+    let mut node = TkaMachine::new(Config::new(NodeKey([9; 32]), tka::machine::Mode::Enforce), Persisted::default(), now);
     let state = |c: &ControlResponder<MemStorage>| {
         let info = c.tka_info().unwrap();
         Event::ControlState {
@@ -440,7 +440,7 @@ fn machine_awaiting_offer_response() -> (
     node.handle_event(now, state(&control));
     while let Some(a) = node.poll_action() {
         if let Action::SendRequest { id, path, body } = a {
-            let resp = control.handle(path, &body, 0).unwrap();
+            let resp = control.handle(path, &body, tka::Time(0)).unwrap();
             now = now.plus_ms(10);
             node.handle_event(
                 now,
@@ -473,7 +473,7 @@ fn machine_awaiting_offer_response() -> (
         }
     };
     assert_eq!(path, Path::SyncOffer);
-    let honest = control.handle(path, &req, 0).unwrap();
+    let honest = control.handle(path, &req, tka::Time(0)).unwrap();
     let resp = wire::SyncOfferResponse::from_json(&honest).unwrap();
     (node, id, resp, now.plus_ms(10))
 }
@@ -577,7 +577,7 @@ fn per_element_overhead_stays_linear() {
         r#"{{"Version":1,"NodeKey":"nodekey:{}","Head":"{control_head}","MissingAUMs":[{list}]}}"#,
         "00".repeat(32)
     );
-    let peak = peak_of(|| control.handle(Path::SyncSend, body.as_bytes(), 0));
+    let peak = peak_of(|| control.handle(Path::SyncSend, body.as_bytes(), tka::Time(0)));
     check("sync/send of empty-map AUMs", body.len(), peak);
 
     // Small AUMs that pass every check before signatures are verified.
@@ -600,7 +600,7 @@ fn per_element_overhead_stays_linear() {
     );
     drop(list);
     let peak = peak_of(|| {
-        let r = control.handle(Path::SyncSend, body.as_bytes(), 0);
+        let r = control.handle(Path::SyncSend, body.as_bytes(), tka::Time(0));
         assert!(r.is_err(), "bad signatures are refused");
         r
     });
@@ -740,7 +740,7 @@ fn signed_update_key_bomb_is_refused_before_hashing() {
         b64(&bomb)
     );
     let err = control
-        .handle(Path::SyncSend, body.as_bytes(), 0)
+        .handle(Path::SyncSend, body.as_bytes(), tka::Time(0))
         .unwrap_err();
     assert!(
         matches!(

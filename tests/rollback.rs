@@ -136,9 +136,7 @@ fn peers() -> Vec<Peer> {
 }
 
 fn config() -> Config {
-    let mut cfg = Config::new(NodeKey([9; 32]));
-    cfg.mode = Mode::Enforce;
-    cfg
+    Config::new(NodeKey([9; 32]), Mode::Enforce)
 }
 
 impl Net {
@@ -209,7 +207,7 @@ impl Net {
                             head: self.script.0,
                         }
                         .to_json(),
-                        p => self.honest.handle(p, &body, self.now.unix_secs()).unwrap(),
+                        p => self.honest.handle(p, &body, self.now).unwrap(),
                     };
                     self.now = self.now.plus_ms(10);
                     self.node.handle_event(
