@@ -614,3 +614,130 @@ pub fn tka_info(t: &Tailnet) -> Option<wire::TkaInfo> {
         LockStatus::Off => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tka::builder::Signer;
+    use tka::{NlPrivate, State};
+
+    const SECRET: &[u8] = b"secret";
+
+    fn node(i: u8) -> NodeRecord {
+        NodeRecord {
+            id: i64::from(i),
+            key: NodeKey([i; 32]),
+            rotation_pubkey: None,
+            key_signature: None,
+        }
+    }
+
+    fn genesis(admin: &NlPrivate) -> Aum {
+        let mut g = Aum {
+            message_kind: tka::AumKind::CHECKPOINT,
+            state: Some(State {
+                disablement_values: Some(vec![Some(
+                    tka::kdf::disablement_kdf(SECRET).unwrap().to_vec(),
+                )]),
+                keys: Some(vec![admin.to_key(1)]),
+                state_id1: 3,
+                state_id2: 4,
+                ..State::default()
+            }),
+            ..Aum::default()
+        };
+        g.signatures = Some(admin.sign_aum(&g.sig_hash()));
+        g
+    }
+
+    /// The whole lifecycle on snapshots alone: no database, no clock.
+    #[test]
+    fn lifecycle_without_io() {
+        let admin = NlPrivate::from_seed(&[1; 32]);
+        let nodes = [node(1), node(2)];
+        let me = nodes[0].key;
+        let g = genesis(&admin);
+        let off = Tailnet::default();
+        assert_eq!(tka_info(&off), None);
+
+        let begin = wire::InitBeginRequest {
+            version: 1,
+            node_key: me,
+            genesis_aum: Some(g.to_cbor()),
+        };
+        let d = init_begin(&off, &me, &begin, &nodes, 5).unwrap();
+        assert_eq!(d.response.need_signatures.as_ref().map(Vec::len), Some(2));
+        assert_eq!(tka_info(&d.next), None, "pending is still off");
+        let pending = d.next;
+
+        let sig = |n: &NodeRecord| {
+            NodeKeySignature::sign_direct(&admin, &n.key, None)
+                .unwrap()
+                .to_cbor()
+        };
+        let finish = wire::InitFinishRequest {
+            version: 1,
+            node_key: me,
+            signatures: Some(nodes.iter().map(|n| (n.id, sig(n))).collect()),
+            support_disablement: Vec::new(),
+        };
+        // Another node cannot finish; nothing is written on refusal.
+        assert!(matches!(
+            init_finish(&pending, &nodes[1].key, &finish, &nodes, 5),
+            Err(ServiceError::InitByOtherNode)
+        ));
+        let d = init_finish(&pending, &me, &finish, &nodes, 5).unwrap();
+        let u = d.update.unwrap();
+        assert_eq!(u.signatures.len(), 2);
+        assert_eq!(u.new_aums.len(), 1);
+        let on = d.next;
+        assert_eq!(tka_info(&on).unwrap().head_hash().unwrap(), Some(g.hash()));
+
+        // An update from the admin extends the chain.
+        let chain = on.chain().unwrap();
+        let mut b = chain.authority().builder(Some(&admin));
+        b.add_key(NlPrivate::from_seed(&[2; 32]).to_key(1)).unwrap();
+        let aums = b.finalize(chain.storage()).unwrap();
+        let send = wire::SyncSendRequest {
+            version: 1,
+            node_key: me,
+            head: g.hash(),
+            missing_aums: Some(aums.iter().map(Aum::to_cbor).collect()),
+            interactive: true,
+        };
+        let d = sync_send(&on, &send, 6).unwrap();
+        assert_eq!(d.response.head, aums.last().unwrap().hash());
+        assert_eq!(d.update.as_ref().unwrap().new_aums.len(), aums.len());
+        let on = d.next;
+        // The same request again stores nothing.
+        assert!(sync_send(&on, &send, 7).unwrap().update.is_none());
+
+        let disable_req = |s: &[u8]| wire::DisableRequest {
+            version: 1,
+            node_key: me,
+            head: g.hash(),
+            disablement_secret: Some(s.to_vec()),
+        };
+        assert!(matches!(
+            disable(&on, &disable_req(b"nope"), None),
+            Err(ServiceError::WrongSecret)
+        ));
+        let d = disable(&on, &disable_req(SECRET), None).unwrap();
+        let off_again = d.next;
+        assert!(tka_info(&off_again).unwrap().disabled);
+        let b = bootstrap(
+            &off_again,
+            &wire::BootstrapRequest {
+                version: 1,
+                node_key: me,
+                head: None,
+            },
+        );
+        assert_eq!(b.disablement_secret, SECRET);
+        // The disabled authority's genesis cannot start a new init.
+        assert!(matches!(
+            init_begin(&off_again, &me, &begin, &nodes, 8),
+            Err(ServiceError::StateIdDisallowed(3, 4))
+        ));
+    }
+}
