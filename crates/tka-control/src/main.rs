@@ -64,6 +64,9 @@ async fn run(
     db: Option<PathBuf>,
     postgres: Option<String>,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    if !listen.ip().is_loopback() {
+        return Err(standalone::StandaloneError::NotLoopback(listen).into());
+    }
     let store = match (db, postgres) {
         (_, Some(url)) => SqlStore::postgres(&url).await?,
         (Some(path), None) => SqlStore::sqlite(path).await?,
