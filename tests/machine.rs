@@ -1233,3 +1233,40 @@ fn memory_and_disk_never_drift_under_random_save_failures() {
     assert_eq!(w.node.authority().unwrap().head(), head);
     assert_eq!(Authority::open(&w.persisted).unwrap().head(), head);
 }
+
+/// A restarted node (control's state not known yet) is asked to disable
+/// the lock locally and the save fails: it stays with what is stored,
+/// reports the failure, and the retry timer, once fired, is consumed
+/// instead of coming back in the past forever (sim seed
+/// 0x29fbc6cf19addf8b).
+#[test]
+fn a_failed_local_disable_save_keeps_the_stored_authority_and_its_timer_moves_on() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let head = w.node.authority().unwrap().head();
+    let cfg = Config::new(NodeKey([9; 32]), Mode::Enforce);
+    let stored = || Persisted::from_storage(&w.persisted, &[]).unwrap();
+    let mut node = TkaMachine::new(cfg, stored(), w.now);
+    node.handle_event(w.now, Event::LocalDisable);
+    assert!(node.authority().is_none());
+    while node.poll_action().is_some() {}
+    node.handle_event(
+        w.now,
+        Event::PersistFailed {
+            reason: "disk full".into(),
+            stored: stored(),
+        },
+    );
+    while node.poll_action().is_some() {}
+    assert_eq!(node.authority().map(|a| a.head()), Some(head));
+    assert!(node.health().contains(&HealthIssue::PersistFailed));
+    let at = node.poll_timeout().expect("a retry is armed");
+    assert!(at > w.now);
+    node.handle_timeout(at);
+    while node.poll_action().is_some() {}
+    assert!(
+        node.poll_timeout().is_none_or(|t| t > at),
+        "a fired timer is consumed"
+    );
+    assert_eq!(node.authority().map(|a| a.head()), Some(head));
+}

@@ -1720,3 +1720,11 @@ fn the_simulation_reaches_every_behaviour() {
 fn regression_seed_728758b83abd268a() {
     run_case(0x728758b83abd268a, 41, false).unwrap();
 }
+
+/// A failed save before control's state was known armed a retry that
+/// `drive` never consumed (it returned early without control state), so
+/// the same past `poll_timeout` came back forever (a hot loop).
+#[test]
+fn regression_seed_29fbc6cf19addf8b() {
+    run_case(0x29fbc6cf19addf8b, 41, false).unwrap();
+}

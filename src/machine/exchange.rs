@@ -7,6 +7,13 @@ impl TkaMachine {
     /// Starts the next exchange with control, if one is due (Go's
     /// `tkaSyncIfNeeded`).
     pub(super) fn drive(&mut self, now: Time) {
+        // A retry that is due is consumed here whatever happens next, so a
+        // timer that fired never stays in `poll_timeout` (say one armed by
+        // a failed save before control's state was known, or while a
+        // request is in flight).
+        if self.retry_at.is_some_and(|at| now >= at) {
+            self.retry_at = None;
+        }
         let Some(want) = self.control else { return };
         // Fail-open is reported at once, even while a request is in flight
         // or a retry is pending.
@@ -14,11 +21,8 @@ impl TkaMachine {
         if self.in_flight.is_some() {
             return;
         }
-        if let Some(at) = self.retry_at {
-            if now < at {
-                return;
-            }
-            self.retry_at = None;
+        if self.retry_at.is_some() {
+            return;
         }
         let agrees = match &self.authority {
             None => !want.enabled,

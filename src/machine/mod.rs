@@ -20,7 +20,9 @@
 //! before any other input: the machine reloads from it (so what it trusts
 //! is always what is stored), raises [`HealthIssue::PersistFailed`] and
 //! retries with backoff. Any other input after a save means the save
-//! succeeded.
+//! succeeded. A local disable whose save failed is therefore undone (the
+//! stored authority is reloaded and enforced, the failure reported); the
+//! user can ask again.
 //!
 //! Within one netmap, feed [`Event::ControlState`] before the peers, so a
 //! sync toward a newer head is already in flight when they are checked
