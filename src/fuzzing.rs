@@ -12,6 +12,21 @@
 //! * re-encoding that value gives the same bytes (a fixed point), and the
 //!   hashes computed by streaming equal the hashes of those bytes;
 //! * the accessors and validators never panic and agree on both values.
+//!
+//! The stateful targets state their own properties: [`check_wire`] (every
+//! control-plane JSON parser), [`check_machine`] (a hostile control plane
+//! driving the node's state machine), [`check_control`] (a hostile node
+//! driving the control responder) and [`check_tailchonk`] (Go's on-disk AUM
+//! files).
+
+mod control;
+mod machine;
+mod wire;
+mod world;
+
+pub use control::check_control;
+pub use machine::check_machine;
+pub use wire::{check_wire, parse_wire, WIRE_TYPES};
 
 use crate::aum::Aum;
 use crate::hash::{blake2s256, AumHash};
@@ -334,4 +349,45 @@ fn check_verdict(sig: &NodeKeySignature, trusted: &[Key], nk: &NodeKey, v: &Verd
         sig.sig_kind == SigKind::ROTATION,
         "rotation details present exactly for rotations"
     );
+}
+
+/// Checks the tailchonk file decoding properties on `data`
+/// ([`crate::tailchonk::FsEntry::from_cbor`]): an accepted entry's canonical
+/// encoding decodes to the entry with its AUM canonicalised, re-encodes to
+/// the same bytes, and the AUM passes [`check_aum`]'s round trip. Returns
+/// the entry when the input was accepted.
+pub fn check_tailchonk(data: &[u8]) -> Option<crate::tailchonk::FsEntry> {
+    use crate::tailchonk::FsEntry;
+    let e = FsEntry::from_cbor(data).ok()?;
+    let c1 = e.to_cbor();
+    let b = FsEntry::from_cbor(&c1).unwrap_or_else(|err| {
+        panic!(
+            "canonical encoding {} of accepted entry does not decode: {err}",
+            hex(&c1)
+        )
+    });
+    assert_eq!(
+        b,
+        FsEntry {
+            aum: e.aum.as_ref().map(canonical_aum),
+            ..e.clone()
+        },
+        "entry round trip changed the value (canonical {})",
+        hex(&c1)
+    );
+    assert_eq!(
+        hex(&b.to_cbor()),
+        hex(&c1),
+        "entry re-encoding is not a fixed point"
+    );
+    if let Some(a) = &e.aum {
+        let stored = crate::storage::StoredAum::new(a.clone());
+        assert_eq!(
+            stored.hash(),
+            a.hash(),
+            "stored hash differs from the AUM's"
+        );
+        check_aum(&a.to_cbor()).expect("an AUM from a file re-encodes to a decodable AUM");
+    }
+    Some(e)
 }
