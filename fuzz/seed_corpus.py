@@ -226,7 +226,7 @@ def machine_programs():
 # Control ops (first byte: 7 mod 8 = lock off): 0 raw [path, blob];
 # 1 bootstrap [version, has_head, head]; 2 sync/offer [head, n, hashes...];
 # 3, 4 sync/send [head, aum list, interactive]; 5 build AUM; 6 variant;
-# 7 disable [which secret].
+# 7 disable [0xd1, which secret] (any other byte: no-op).
 
 
 def control_programs():
@@ -238,7 +238,8 @@ def control_programs():
         bytes([0]) + add2 + rm2 + bytes([3, 3, 0, 3, 0, 2, 0, 0]),
         bytes([0]) + add2 + bytes([3, 2, 1, 2, 1, 0, 2, 2, 1, 3]),
         bytes([0]) + add2 + bytes([6, 2, 0, 3, 2, 0, 2, 0, 6, 2, 1, 3, 3, 2, 4, 0]),
-        bytes([0, 7, 0, 1, 0, 0, 7, 2, 1, 0]),
+        bytes([0, 7, 0xD1, 0, 1, 0, 0]),
+        bytes([0, 7, 0xD1, 3, 3, 0, 3, 0, 2, 0, 0]),
         bytes([7, 1, 0, 0, 2, 0, 0, 3, 0, 3]),
         bytes([0, 0, 3, 13]) + b'{"Head":"AA"}' + bytes([0, 4, 5]) + b"{}\n \n",
         bytes([0, 3, 0, 16, 1]) + bytes([3, 0xa1, 0x00, 0x61]),

@@ -5,8 +5,11 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    tka_fuzz::within(tka_fuzz::decode_bound(data.len()), "Aum::from_cbor", || {
-        tka::Aum::from_cbor(data).is_ok()
-    });
+    tka_fuzz::within(
+        tka_fuzz::decode_bound(data.len()),
+        "Aum::from_cbor",
+        data,
+        |d| tka::Aum::from_cbor(d).is_ok(),
+    );
     let _ = tka::fuzzing::check_aum(data);
 });

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    tka_fuzz::within(tka_fuzz::run_bound(data.len()), "control run", || {
-        tka::fuzzing::check_control(data)
+    tka_fuzz::within(tka_fuzz::run_bound(data.len()), "control run", data, |d| {
+        tka::fuzzing::check_control(d)
     });
 });

@@ -4,8 +4,11 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    tka_fuzz::within(tka_fuzz::decode_bound(data.len()), "Key::from_cbor", || {
-        tka::Key::from_cbor(data).is_ok()
-    });
+    tka_fuzz::within(
+        tka_fuzz::decode_bound(data.len()),
+        "Key::from_cbor",
+        data,
+        |d| tka::Key::from_cbor(d).is_ok(),
+    );
     let _ = tka::fuzzing::check_key(data);
 });

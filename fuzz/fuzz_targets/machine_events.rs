@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    tka_fuzz::within(tka_fuzz::run_bound(data.len()), "machine run", || {
-        tka::fuzzing::check_machine(data)
+    tka_fuzz::within(tka_fuzz::run_bound(data.len()), "machine run", data, |d| {
+        tka::fuzzing::check_machine(d)
     });
 });

@@ -9,7 +9,8 @@ fuzz_target!(|data: &[u8]| {
     tka_fuzz::within(
         tka_fuzz::decode_bound(data.len()),
         "NodeKeySignature::from_cbor",
-        || tka::NodeKeySignature::from_cbor(data).is_ok(),
+        data,
+        |d| tka::NodeKeySignature::from_cbor(d).is_ok(),
     );
     let _ = tka::fuzzing::check_nks(data);
 });

@@ -8,7 +8,8 @@ fuzz_target!(|data: &[u8]| {
     tka_fuzz::within(
         tka_fuzz::decode_bound(data.len()),
         "FsEntry::from_cbor",
-        || tka::tailchonk::FsEntry::from_cbor(data).is_ok(),
+        data,
+        |d| tka::tailchonk::FsEntry::from_cbor(d).is_ok(),
     );
     let _ = tka::fuzzing::check_tailchonk(data);
 });

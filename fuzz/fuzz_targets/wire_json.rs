@@ -6,8 +6,11 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    tka_fuzz::within(tka_fuzz::decode_bound(data.len()), "wire parse", || {
-        tka::fuzzing::parse_wire(data)
-    });
+    tka_fuzz::within(
+        tka_fuzz::decode_bound(data.len()),
+        "wire parse",
+        data,
+        |d| tka::fuzzing::parse_wire(d),
+    );
     let _ = tka::fuzzing::check_wire(data);
 });

@@ -4,12 +4,22 @@
 //! Every target measures the peak of its decoding step against the crate's
 //! bound — decoding `n` bytes allocates at most `4 * n + 64 KiB` — and the
 //! stateful targets measure a whole run against [`run_bound`]. A run over
-//! the bound panics, which libFuzzer reports as a crash with the input. Set
-//! `TKA_FUZZ_DECODE_FACTOR` to relax the factor (say, to keep fuzzing past
-//! a known finding).
+//! the bound panics, which libFuzzer reports as a crash with the input.
+//!
+//! Two environment variables change that, for long campaigns that should
+//! go on past a known finding:
+//!
+//! * `TKA_FUZZ_DECODE_FACTOR` replaces the factor 4 of the decoding bound;
+//! * `TKA_FUZZ_MEM_RECORD=<dir>` records a run over the bound instead of
+//!   panicking: its input is written to `<dir>/mem-<peak>-<len>-<hash>`
+//!   whenever it beats the worst excess (peak minus bound) or the worst
+//!   ratio (peak per input byte) recorded so far by this process, and the
+//!   run goes on.
 #![forbid(unsafe_code)]
 
 use peak_alloc::PeakAlloc;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 #[global_allocator]
@@ -32,6 +42,12 @@ fn factor() -> usize {
     })
 }
 
+fn record_dir() -> Option<&'static str> {
+    static D: OnceLock<Option<String>> = OnceLock::new();
+    D.get_or_init(|| std::env::var("TKA_FUZZ_MEM_RECORD").ok())
+        .as_deref()
+}
+
 /// The decoding bound for an `n`-byte input: `4 * n + 64 KiB`.
 pub fn decode_bound(n: usize) -> usize {
     factor().saturating_mul(n).saturating_add(DECODE_SLACK)
@@ -45,16 +61,41 @@ pub fn run_bound(n: usize) -> usize {
     16usize.saturating_mul(n).saturating_add(RUN_SLACK)
 }
 
-/// Runs `f`, then panics if the peak of live heap bytes during it exceeded
-/// what was live before by more than `bound`.
-pub fn within<T>(bound: usize, what: &str, f: impl FnOnce() -> T) -> T {
+/// Runs `f` on `input`, then checks that the peak of live heap bytes during
+/// it exceeded what was live before by at most `bound`: panics if not (or
+/// records the input, see the crate docs).
+pub fn within<T>(bound: usize, what: &str, input: &[u8], f: impl FnOnce(&[u8]) -> T) -> T {
     let base = PEAK.current_usage();
     PEAK.reset_peak_usage();
-    let out = f();
+    let out = f(input);
     let used = PEAK.peak_usage().saturating_sub(base);
-    assert!(
-        used <= bound,
-        "{what}: peak allocation {used} bytes exceeds the bound of {bound} bytes"
-    );
+    if used > bound {
+        let msg = format!(
+            "{what}: peak allocation {used} bytes for {} input bytes exceeds the bound of {bound} bytes",
+            input.len()
+        );
+        match record_dir() {
+            Some(dir) => record(dir, &msg, used, bound, input),
+            None => panic!("{msg}"),
+        }
+    }
     out
+}
+
+fn record(dir: &str, msg: &str, used: usize, bound: usize, input: &[u8]) {
+    static EXCESS: AtomicUsize = AtomicUsize::new(0);
+    static RATIO: AtomicUsize = AtomicUsize::new(0);
+    let excess = used - bound;
+    let ratio = used / input.len().max(1);
+    let worse_excess = EXCESS.fetch_max(excess, Ordering::Relaxed) < excess;
+    let worse_ratio = RATIO.fetch_max(ratio, Ordering::Relaxed) < ratio;
+    if worse_excess || worse_ratio {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        input.hash(&mut h);
+        let path = format!("{dir}/mem-{used}-{}-{:016x}", input.len(), h.finish());
+        eprintln!("MEMORY BOUND: {msg}; input written to {path}");
+        if let Err(e) = std::fs::write(&path, input) {
+            eprintln!("MEMORY BOUND: cannot write {path}: {e}");
+        }
+    }
 }

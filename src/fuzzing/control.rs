@@ -78,9 +78,10 @@ pub fn check_control(data: &[u8]) {
                 continue;
             }
             _ => {
-                // An administrator disables the lock (the KDF is slow: at
-                // most twice per input).
-                if disables < 2 {
+                // An administrator disables the lock. The KDF is slow (16
+                // MiB, tens of milliseconds): once per input, and only
+                // behind a magic byte so most inputs stay fast.
+                if disables < 1 && c.u8() == 0xd1 {
                     disables += 1;
                     let which = c.below(SECRETS.len() + 1);
                     let secret = SECRETS.get(which).copied().unwrap_or(&b"wrong secret"[..]);

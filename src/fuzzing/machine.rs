@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 const MAX_STEPS: usize = 256;
 /// Most responses to a disabling bootstrap per input: each makes the
 /// machine run the disablement KDF (16 MiB, tens of milliseconds).
-const MAX_DISABLE_ATTEMPTS: u32 = 2;
+const MAX_DISABLE_ATTEMPTS: u32 = 1;
 /// Node IDs peers are drawn from.
 const PEER_IDS: u8 = 8;
 
