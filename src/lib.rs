@@ -107,7 +107,7 @@ pub use aum::{Aum, AumKind, Signature};
 pub use authority::Authority;
 pub use error::{AumVerifyError, AuthorityError, DecodeError, SyncError, ValidationError};
 pub use hash::AumHash;
-pub use key::{Key, KeyKind, NlPrivate, NlPublic, NodeKey};
+pub use key::{Key, KeyKind, Meta, NlPrivate, NlPublic, NodeKey};
 pub use sig::{node_key_authorized, NodeKeySignature, SigKind};
 pub use state::State;
 pub use storage::{MemStorage, Storage, StoredAum, VerifiedAum};

@@ -15,7 +15,7 @@
 use crate::aum::{Aum, AumKind};
 use crate::authority::Authority;
 use crate::chain::{fast_forward, state_at};
-use crate::error::{AuthorityError, SyncError};
+use crate::error::{AumVerifyError, AuthorityError, SyncError};
 use crate::hash::AumHash;
 use crate::limits::{
     LEGACY_SYNC_HEAD_INTERSECTION_ITER, MAX_SYNC_HEAD_INTERSECTION_ITER, MAX_SYNC_ITER,
@@ -277,6 +277,26 @@ pub fn compute_intersection<S: Storage + ?Sized>(
         }
     }
     Err(SyncError::NoIntersection)
+}
+
+/// Refuses received update `index` if [`Authority::inform`] would refuse it
+/// whatever storage holds: it fails static validation, or it is unsigned.
+/// (An AUM already stored, which inform skips, passed both checks when it
+/// was stored.)
+///
+/// Callers decoding a list of AUMs from a sync message check each one as
+/// it is decoded, so a body of many tiny AUMs, each decoding to a structure
+/// hundreds of times its few encoded bytes, is refused at the first instead
+/// of being held decoded all at once. The list is refused either way; only
+/// which error is reported may differ.
+pub(crate) fn refuse_before_inform(index: usize, aum: &Aum) -> Result<(), AuthorityError> {
+    let invalid = |error| AuthorityError::UpdateInvalid { index, error };
+    aum.static_validate()
+        .map_err(|e| invalid(AumVerifyError::Invalid(e)))?;
+    if aum.signatures().is_empty() {
+        return Err(invalid(AumVerifyError::Unsigned));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
