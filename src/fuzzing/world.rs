@@ -281,7 +281,7 @@ impl Pool {
                 aum.votes = Some(u64::from(c.u8() % 4));
                 if c.bit() {
                     let mut m = BTreeMap::new();
-                    m.insert("k".to_string(), "v".to_string());
+                    m.insert("k".to_string(), std::sync::Arc::<str>::from("v"));
                     aum.meta = Some(m);
                 }
             }
