@@ -20,7 +20,9 @@
 //! * [`wire`]: the control-plane JSON messages; [`tailchonk`]: a reader for
 //!   Go's on-disk AUM store.
 //!
-//! Not in this revision: the sync protocol and the Tailnet Lock state machine.
+//! * [`machine`]: the node's Tailnet Lock state machine; [`admin`]: the
+//!   operator's flows (init, add/remove, sign, disable, revoke-keys, log,
+//!   status).
 //!
 //! # Example
 //!
@@ -102,6 +104,9 @@ pub mod wire;
 
 // The sans-IO driver.
 pub mod machine;
+
+// The operator's commands (`tailscale lock …`), sans-IO.
+pub mod admin;
 
 pub use aum::{Aum, AumKind, Signature};
 pub use authority::Authority;
