@@ -11,7 +11,7 @@
 
 use crate::authority::Authority;
 use crate::error::{AuthorityError, SyncError};
-use crate::storage::Storage;
+use crate::storage::{Storage, StoredAum};
 use crate::sync::SyncOffer;
 use crate::wire::{self, FromWire, Path, ToWire, WireError};
 use crate::Aum;
@@ -188,11 +188,14 @@ impl<S: Storage> ControlResponder<S> {
         let a = self.authority.as_mut().ok_or(ControlError::NotEnabled)?;
         let missing = req.missing_aums.as_deref().unwrap_or(&[]);
         if !missing.is_empty() {
-            let mut aums = Vec::with_capacity(missing.len());
+            // Not sized by the node's count: the loop may stop at the first.
+            let mut aums = Vec::new();
             for (i, b) in missing.iter().enumerate() {
-                aums.push(Aum::from_cbor(b).map_err(|e| ControlError::BadAum(i, e))?);
+                let aum = Aum::from_cbor(b).map_err(|e| ControlError::BadAum(i, e))?;
+                crate::sync::refuse_before_inform(i, &aum).map_err(ControlError::Inform)?;
+                aums.push(StoredAum::new(aum));
             }
-            a.inform(&mut self.storage, &aums, now)
+            a.inform_stored(&mut self.storage, aums, now)
                 .map_err(ControlError::Inform)?;
         }
         Ok(wire::SyncSendResponse { head: a.head() })

@@ -7,7 +7,6 @@ use crate::key::{Key, NlPrivate, NodeKey};
 use crate::sig::{wrap_authkey, NodeKeySignature};
 use crate::storage::Storage;
 use crate::wire;
-use std::collections::BTreeMap;
 
 /// The `lock sign <nodekey> [<rotation-key>]` flow (Go's
 /// `TailnetLockSign`): a Direct signature by this node's key, which must be
@@ -76,15 +75,11 @@ impl Flow for SignNode {
 /// `purpose = pre-auth key`, `wrapper_stableid` (this node's stable ID),
 /// `wrapper_createtime` (Unix seconds) and, when the auth key has the
 /// `tskey-auth-<id>-…` form, `authkey_stableid = <id>`.
-pub fn preauth_key_meta(
-    auth_key: &str,
-    wrapper_stable_id: &str,
-    now: u64,
-) -> BTreeMap<String, String> {
-    let mut m = BTreeMap::new();
+pub fn preauth_key_meta(auth_key: &str, wrapper_stable_id: &str, now: u64) -> crate::Meta {
+    let mut m = crate::Meta::new();
     m.insert("purpose".into(), "pre-auth key".into());
     m.insert("wrapper_stableid".into(), wrapper_stable_id.into());
-    m.insert("wrapper_createtime".into(), now.to_string());
+    m.insert("wrapper_createtime".into(), now.to_string().into());
     if let Some(rest) = auth_key.strip_prefix("tskey-auth-") {
         if let Some(i) = rest.find('-').filter(|&i| i > 0) {
             m.insert("authkey_stableid".into(), rest[..i].into());

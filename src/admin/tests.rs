@@ -460,10 +460,10 @@ fn wrapped_auth_key_carries_a_credential_by_a_newly_trusted_key() {
     let a = local.a().unwrap();
     let k = a.state().key(&nl(61).public().0).unwrap();
     let meta = k.meta.as_ref().unwrap();
-    assert_eq!(meta["purpose"], "pre-auth key");
-    assert_eq!(meta["authkey_stableid"], "kABC123CNTRL");
-    assert_eq!(meta["wrapper_stableid"], "nSELF");
-    assert_eq!(meta["wrapper_createtime"], NOW.to_string());
+    assert_eq!(&*meta["purpose"], "pre-auth key");
+    assert_eq!(&*meta["authkey_stableid"], "kABC123CNTRL");
+    assert_eq!(&*meta["wrapper_stableid"], "nSELF");
+    assert_eq!(&*meta["wrapper_createtime"], NOW.to_string());
     // A node joining with it signs itself by rotation over the credential.
     let joiner = node(40);
     let wrapping = nl(62);

@@ -305,15 +305,20 @@ impl TkaMachine {
         };
         let missing = resp.missing_aums.unwrap_or_default();
         if !missing.is_empty() {
-            let mut aums = Vec::with_capacity(missing.len());
+            // Not sized by control's count; each AUM is checked as decoded
+            // (see `refuse_before_inform`) and moved, not copied, to inform.
+            let mut aums = Vec::new();
             for (i, b) in missing.iter().enumerate() {
                 let aum =
                     Aum::from_cbor(b).map_err(|e| transient(format!("MissingAUMs[{i}]: {e}")))?;
-                aums.push(aum);
+                crate::sync::refuse_before_inform(i, &aum)
+                    .map_err(|e| transient(format!("inform failed: {e}")))?;
+                aums.push(crate::storage::StoredAum::new(aum));
             }
+            drop(missing);
             let before = a.head();
             let mut rec = Recording::new(&mut self.storage);
-            let informed = a.inform(&mut rec, &aums, now.unix_secs());
+            let informed = a.inform_stored(&mut rec, aums, now.unix_secs());
             let delta = rec.delta;
             if let Err(e) = informed {
                 let unrelated = matches!(

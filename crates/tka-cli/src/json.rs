@@ -11,6 +11,12 @@ use tka::{Aum, Key, NodeKeySignature};
 
 type Meta = Option<BTreeMap<String, String>>;
 
+/// The metadata as plain strings.
+fn meta(m: &Option<tka::Meta>) -> Meta {
+    m.as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.to_string())).collect())
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -179,7 +185,7 @@ fn key(k: &Key) -> JKey {
         kind: k.kind.to_string(),
         votes: k.votes,
         public: tlpub(k.public.as_deref().unwrap_or_default()),
-        meta: k.meta.clone(),
+        meta: meta(&k.meta),
     }
 }
 
@@ -239,7 +245,7 @@ fn aum(a: &Aum) -> JAum {
             state_id2: s.state_id2,
         }),
         votes: a.votes.unwrap_or(0),
-        meta: a.meta.clone(),
+        meta: meta(&a.meta),
         signatures: a.signatures.as_ref().filter(|s| !s.is_empty()).map(|sigs| {
             sigs.iter()
                 .map(|s| JSig {

@@ -92,7 +92,7 @@ pub fn status(s: &Status, program: &str) -> String {
                 out.push_str("(self)");
             }
             let meta = k.meta.as_ref();
-            if meta.and_then(|m| m.get("purpose")).map(String::as_str) == Some("pre-auth key") {
+            if meta.and_then(|m| m.get("purpose")).map(|v| &**v) == Some("pre-auth key") {
                 match meta
                     .and_then(|m| m.get("authkey_stableid"))
                     .filter(|s| !s.is_empty())
@@ -125,7 +125,7 @@ pub fn status(s: &Status, program: &str) -> String {
 }
 
 /// Go's `%+v` of a `map[string]string`: `map[k:v k2:v2]`, keys sorted.
-fn go_map(m: &BTreeMap<String, String>) -> String {
+fn go_map(m: &tka::Meta) -> String {
     let items: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{v}")).collect();
     format!("map[{}]", items.join(" "))
 }
@@ -217,6 +217,11 @@ pub fn log(entries: &[LogEntry], color: bool) -> String {
     out
 }
 
+fn go_meta(m: &Option<tka::Meta>) -> Option<BTreeMap<String, String>> {
+    m.as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.to_string())).collect())
+}
+
 /// Go's `encoding/json` of the `tka.AUM` struct with a tab indent, for
 /// the kinds the log has no layout for (no-op, unknown).
 fn go_struct_json(a: &Aum) -> String {
@@ -266,7 +271,7 @@ fn go_struct_json(a: &Aum) -> String {
         kind: k.kind.0,
         votes: k.votes,
         public: b64(&k.public),
-        meta: k.meta.clone(),
+        meta: go_meta(&k.meta),
     };
     let v = GoAum {
         message_kind: a.message_kind.0,
@@ -284,7 +289,7 @@ fn go_struct_json(a: &Aum) -> String {
             state_id2: s.state_id2,
         }),
         votes: a.votes,
-        meta: a.meta.clone(),
+        meta: go_meta(&a.meta),
         signatures: a.signatures.as_ref().map(|ss| {
             ss.iter()
                 .map(|s| GoSig {
