@@ -188,6 +188,9 @@ fn run(cli: Cli) -> Result<String, String> {
             args,
             ..
         } => offline::revoke_keys_cosign(&ctx, &args),
-        _ => Err("this verb needs a control server and is not available in this build".into()),
+        _ => Err(
+            "this verb talks to a control server, which this build of tka cannot do yet (see crates/tka-cli/README.md)"
+                .into(),
+        ),
     }
 }
