@@ -26,6 +26,8 @@
 //! * [`machine`]: the sans-IO client driver ([`machine::TkaMachine`]:
 //!   events in, actions out); [`netmap`]: pure functions from control's map
 //!   responses to its events.
+//! * [`admin`]: the operator's flows (init, add/remove with re-sign, sign,
+//!   disable, revoke-keys, log, status), sans-IO like the machine.
 //!
 //! # Example
 //!
@@ -109,6 +111,9 @@ pub mod wire;
 pub mod machine;
 pub mod netmap;
 pub mod time;
+
+// The operator's commands (`tailscale lock …`), sans-IO.
+pub mod admin;
 
 pub use aum::{Aum, AumKind, Signature};
 pub use authority::Authority;
