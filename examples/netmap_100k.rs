@@ -61,7 +61,11 @@ fn machine(k: &NlPrivate) -> TkaMachine {
     let mut s = MemStorage::new();
     Authority::bootstrap(&mut s, g, 0).unwrap();
     let persisted = Persisted::from_storage(&s, &[]).unwrap();
-    TkaMachine::new(Config::new(NodeKey([0xee; 32]), tka::machine::Mode::Enforce), persisted, Time(0))
+    TkaMachine::new(
+        Config::new(NodeKey([0xee; 32]), tka::machine::Mode::Enforce),
+        persisted,
+        Time(0),
+    )
 }
 
 fn drain(m: &mut TkaMachine) {

@@ -428,7 +428,11 @@ fn machine_awaiting_offer_response() -> (
 ) {
     let mut control = responder();
     let mut now = Time::from_unix_secs(1_800_000_000);
-    let mut node = TkaMachine::new(Config::new(NodeKey([9; 32]), tka::machine::Mode::Enforce), Persisted::default(), now);
+    let mut node = TkaMachine::new(
+        Config::new(NodeKey([9; 32]), tka::machine::Mode::Enforce),
+        Persisted::default(),
+        now,
+    );
     let state = |c: &ControlResponder<MemStorage>| {
         let info = c.tka_info().unwrap();
         Event::ControlState {

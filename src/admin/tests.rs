@@ -143,7 +143,7 @@ impl TestControl {
             }
             p => self
                 .responder
-                .handle(p, body, NOW)
+                .handle(p, body, crate::Time::from_unix_secs(NOW))
                 .map_err(|e| e.to_string()),
         }
     }

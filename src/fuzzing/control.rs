@@ -102,7 +102,7 @@ pub fn check_control(data: &[u8]) {
             }
         };
         let head_before = r.authority().map(Authority::head);
-        let result = r.handle(path, &body, now + step as u64);
+        let result = r.handle(path, &body, crate::Time::from_unix_secs(now + step as u64));
         let head_after = r.authority().map(Authority::head);
         match &result {
             Ok(resp) => check_response(path, resp),

@@ -67,7 +67,7 @@ pub fn check_machine(data: &[u8]) {
     let mut c = Cursor::new(data);
     let mut pool = Pool::new();
     let start = c.u8();
-    let config = Config::new(crate::NodeKey([0x5a; 32]));
+    let config = Config::new(crate::NodeKey([0x5a; 32]), Mode::Enforce);
     let now = Time::from_unix_secs(1_700_000_000);
     let mut store = MemStorage::new();
     if start & 1 != 0 {

@@ -13,7 +13,8 @@ fn tka(args: &[&str]) -> Output {
 }
 
 fn case(file: &str, name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
         .join("vectors")
         .join(file);
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
