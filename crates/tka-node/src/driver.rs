@@ -519,7 +519,7 @@ impl<T: Transport> Task<T> {
         }
         let mut changes = Vec::new();
         let mut sends = Vec::new();
-        let mut verdicts_changed = false;
+        let mut verdicts = Vec::new();
         for a in actions {
             match a {
                 Action::SendRequest { id, path, body } => sends.push((id, path, body)),
@@ -538,10 +538,7 @@ impl<T: Transport> Task<T> {
                 }
                 Action::PeerVerdict(pv) => {
                     trace::verdict(&pv);
-                    verdicts_changed = true;
-                    self.verdicts.send_modify(|m| {
-                        m.insert(pv.node_id, pv);
-                    });
+                    verdicts.push(pv);
                 }
                 Action::HealthChanged(issues) => {
                     trace::health(&issues);
@@ -552,22 +549,29 @@ impl<T: Transport> Task<T> {
                 _ => {}
             }
         }
-        // Peers that left: the view keeps exactly the machine's peers. Sizes
-        // equal means the same set (every peer the machine knows has had a
-        // verdict published).
+        // The counters first, so whoever sees a new verdict sees counters
+        // that include it.
         let current = self.machine.verdicts();
         let stale = self.verdicts.borrow().len() != current.len();
-        if stale {
-            self.verdicts
-                .send_modify(|m| m.retain(|id, _| current.contains_key(id)));
-            verdicts_changed = true;
-        }
-        if verdicts_changed || first {
+        if first || stale || !verdicts.is_empty() {
             let counters = self.machine.counters();
             self.stats.send_if_modified(|s| {
                 let changed = s.verdicts != counters;
                 s.verdicts = counters;
                 changed
+            });
+        }
+        if !verdicts.is_empty() || stale {
+            self.verdicts.send_modify(|m| {
+                for pv in verdicts {
+                    m.insert(pv.node_id, pv);
+                }
+                // Peers that left: the view keeps exactly the machine's
+                // peers (equal sizes mean equal sets, since every peer the
+                // machine knows has had a verdict published).
+                if m.len() != current.len() {
+                    m.retain(|id, _| current.contains_key(id));
+                }
             });
         }
         if !changes.is_empty() {

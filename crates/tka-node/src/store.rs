@@ -393,6 +393,13 @@ impl DirStore {
         self.now
     }
 
+    /// Advances the store's clock to `now` (Unix seconds; it never goes
+    /// back): the time that [`Storage`] calls which pass none
+    /// (`purge_aums`, `set_last_active_ancestor`, `remove_all`) record.
+    pub fn set_now(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
     /// What a machine started over this store begins with.
     pub fn persisted(&self) -> Persisted {
         // Reads from the index cannot fail.

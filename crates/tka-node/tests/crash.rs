@@ -113,13 +113,16 @@ fn scenario() -> Vec<Step> {
         m.handle_event(Time::from_unix_secs(now), control_state(&control));
         run(&mut m, &mut control, now, &mut steps);
     }
-    // One more update: this sync's compaction purges.
+    // More updates after the checkpoint than compaction keeps (2): this
+    // sync's compaction purges what lies before the checkpoint.
     now += 100;
     {
         let (storage, authority) = control.parts_mut();
         let authority = authority.unwrap();
         let mut b = authority.builder(Some(&admin));
-        b.set_key_vote(&admin.public().0, 2).unwrap();
+        for v in 1..=4 {
+            b.set_key_vote(&admin.public().0, v).unwrap();
+        }
         let updates = b.finalize(storage).unwrap();
         authority.inform(storage, &updates, now).unwrap();
     }

@@ -250,7 +250,10 @@ async fn end_to_end_over_http() {
     .await;
     assert_eq!(nodes[0].admitted(200), Some(false));
     assert_eq!(nodes[0].admitted(100), Some(true));
-    let stats = *nodes[0].stats().borrow();
+    let stats = wait(&mut nodes[0].stats(), "counters", |s| {
+        s.verdicts.unsigned == 1
+    })
+    .await;
     assert_eq!(stats.verdicts.authorized, 3);
     assert_eq!(stats.verdicts.unsigned, 1);
     assert!(stats.requests >= 3 && stats.last_response.is_some());

@@ -146,6 +146,7 @@ fn writes_the_bytes_go_writes() {
                 min_chain: 5,
                 min_age_secs: 1,
             };
+            store.set_now(purged);
             a.compact(&mut store, purged, opts).unwrap();
         }
         assert_eq!(
