@@ -50,9 +50,13 @@ fn netmaps(admin: &NlPrivate) -> (Vec<Peer>, Vec<Vec<Peer>>) {
         .map(|j| {
             let key = peers[j].node_key;
             Bytes::from(
-                NodeKeySignature::sign_direct(admin, &key, Some([j as u8; 32]))
-                    .unwrap()
-                    .to_cbor(),
+                NodeKeySignature::sign_direct(
+                    admin,
+                    &key,
+                    Some(NlPrivate::from_seed(&[j as u8; 32]).public().0),
+                )
+                .unwrap()
+                .to_cbor(),
             )
         })
         .collect();
@@ -134,12 +138,15 @@ async fn main() {
     node.set_mode(Mode::Enforce).await.unwrap();
     assert_eq!(node.verdicts().borrow().len(), PEERS);
     async fn driver(node: &tka_node::NodeHandle, maps: impl Fn(usize) -> Netmap) -> Duration {
+        let mut stats = node.stats();
         let t = Instant::now();
         for r in 0..ROUNDS {
+            // Each netmap is two inputs (the peers, control's state); wait
+            // until both are handled, as a netmap per map response would be.
+            let done = stats.borrow().inputs + 2;
             node.netmap(maps(r)).await.unwrap();
+            stats.wait_for(|s| s.inputs >= done).await.unwrap();
         }
-        // A command that is answered once everything before it is done.
-        node.set_mode(Mode::Enforce).await.unwrap();
         t.elapsed() / ROUNDS as u32
     }
     let d_same = driver(&node, |_| feed(same.clone())).await;
