@@ -1,8 +1,9 @@
-//! Machine benchmarks: the verdict cache on an unchanged netmap.
+//! Machine benchmarks: the verdict cache on an unchanged netmap, and single
+//! peer deltas against one netmap of the same peers.
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use tka::builder::Signer;
-use tka::machine::{Config, Event, Peer, Persisted, Time, TkaMachine};
+use tka::machine::{Config, Event, Mode, Peer, Persisted, Time, TkaMachine};
 use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
 
 fn machine_with_authority(k: &NlPrivate) -> TkaMachine {
@@ -21,7 +22,11 @@ fn machine_with_authority(k: &NlPrivate) -> TkaMachine {
     let mut s = MemStorage::new();
     Authority::bootstrap(&mut s, g, 0).unwrap();
     let persisted = Persisted::from_storage(&s, &[]).unwrap();
-    TkaMachine::new(Config::new(NodeKey([0xee; 32])), persisted, Time(0))
+    TkaMachine::new(
+        Config::new(NodeKey([0xee; 32]), Mode::Enforce),
+        persisted,
+        Time(0),
+    )
 }
 
 fn drain(m: &mut TkaMachine) -> usize {
@@ -72,6 +77,37 @@ fn bench(c: &mut Criterion) {
             |p| {
                 m.handle_event(Time(2), Event::PeersReplaced(p));
                 drain(&mut m)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+
+    // 3,000 single upserts against one netmap of the same 3,000 peers, each
+    // into a fresh machine (examples/peer_deltas.rs prints the ratio).
+    let few = &peers[..3000];
+    let mut g = c.benchmark_group("peers_3000");
+    g.sample_size(10);
+    g.bench_function("one_netmap", |b| {
+        b.iter_batched(
+            || machine_with_authority(&k),
+            |mut m| {
+                m.handle_event(Time(1), Event::PeersReplaced(few.to_vec()));
+                drain(&mut m)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("single_upserts", |b| {
+        b.iter_batched(
+            || machine_with_authority(&k),
+            |mut m| {
+                let mut n = 0;
+                for p in few {
+                    m.handle_event(Time(1), Event::PeerUpserted(p.clone()));
+                    n += drain(&mut m);
+                }
+                n
             },
             BatchSize::LargeInput,
         )

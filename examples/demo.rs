@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use tka::builder::Signer;
 use tka::control::ControlResponder;
-use tka::machine::{Action, Config, Event, Peer, Persisted, Time, TkaMachine, Verdict};
+use tka::machine::{Action, Config, Event, Mode, Peer, Persisted, Time, TkaMachine};
 use tka::sig::SigKind;
 use tka::wire::ToWire;
 use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
@@ -35,7 +35,7 @@ impl Demo {
             match a {
                 Action::SendRequest { id, path, body } => {
                     println!("   -> GET {path} ({} bytes)", body.len());
-                    let ev = match self.control.handle(path, &body, self.now.unix_secs()) {
+                    let ev = match self.control.handle(path, &body, self.now) {
                         Ok(resp) => Event::Response {
                             id,
                             body: Bytes::from(resp),
@@ -76,23 +76,18 @@ fn print_action(a: &Action) {
             }
         ),
         Action::RemoveAllState => println!("   persist: remove all TKA state"),
-        Action::AuthorityInstalled { head, keys } => {
-            println!("   authority installed at {head} ({} key(s))", keys.len())
+        Action::AuthorityInstalled { head, keys, source } => {
+            println!(
+                "   authority installed at {head} ({} key(s), {source})",
+                keys.len()
+            )
         }
         Action::AuthorityChanged { head, keys } => {
             println!("   authority moved to {head} ({} key(s))", keys.len())
         }
         Action::AuthorityRemoved => println!("   authority removed: lock is off"),
         Action::PeerVerdict(v) => {
-            let what = match &v.verdict {
-                Verdict::Authorized(a) if a.rotation().is_some() => {
-                    "authorized (rotation)".to_string()
-                }
-                Verdict::Authorized(_) => "authorized".to_string(),
-                Verdict::Unfiltered => "unfiltered (no authority)".to_string(),
-                Verdict::PeerApiOnly => "peer-API only".to_string(),
-                Verdict::Rejected(r) => format!("REJECTED: {r:?}"),
-            };
+            let what = &v.verdict;
             let admitted = if v.admitted { "admit" } else { "drop " };
             println!("   peer {:>2} {admitted} {what}", v.node_id);
         }
@@ -145,7 +140,7 @@ fn main() {
     let mut d = Demo {
         control,
         node: TkaMachine::new(
-            Config::new(NodeKey([0xaa; 32])),
+            Config::new(NodeKey([0xaa; 32]), Mode::Enforce),
             Persisted::default(),
             start,
         ),

@@ -7,10 +7,9 @@ use crate::cbor::{
 };
 use crate::error::ValidationError;
 use crate::hash::AumHash;
-use crate::key::Key;
+use crate::key::{Key, Meta};
 use crate::limits::{KEY_ID_LEN, SIGNATURE_LEN};
 use crate::state::State;
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// The kind of an AUM (Go's `AUMKind`). The type is open: every `u8` is
@@ -110,7 +109,7 @@ pub struct Aum {
     /// New votes (UpdateKey); `Some(0)` and `None` differ.
     pub votes: Option<u64>,
     /// New metadata (UpdateKey).
-    pub meta: Option<BTreeMap<String, String>>,
+    pub meta: Option<Meta>,
     /// Signatures over [`Aum::sig_hash`].
     pub signatures: Option<Vec<Signature>>,
 }

@@ -9,17 +9,20 @@ use crate::error::{AumVerifyError, AuthorityError};
 use crate::hash::AumHash;
 use crate::key::{Key, KeyKind, NlPrivate, NodeKey};
 use crate::limits::MAX_SCAN_ITERATIONS;
-use crate::sig::{Authorized, NksError};
+use crate::sig::{Authorized, NksError, TrustedKeys};
 use crate::state::State;
 use crate::storage::{Storage, StoredAum, VerifiedAum};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Go's `aumVerify`: the rule for accepting `aum` on top of `state` (the
 /// state at its parent; for a genesis, the checkpoint's own state).
 ///
 /// Static validation; the parent is the state's head (unless genesis); at
-/// least one signature; every signature by a key in `state` and valid under
-/// ZIP-215 over the AUM's signature hash; not removing the last key.
+/// least one signature; no key ID named by two signatures (a divergence
+/// from Go, see [`AumVerifyError::DuplicateSigner`]); every signature by a
+/// key in `state` and valid under ZIP-215 over the AUM's signature hash; not
+/// removing the last key.
 pub fn verify_aum(aum: &Aum, state: &State, is_genesis: bool) -> Result<(), AumVerifyError> {
     verify_aum_inner(aum, state, is_genesis, None)
 }
@@ -50,6 +53,7 @@ fn verify_aum_inner(
     if aum.signatures().is_empty() {
         return Err(AumVerifyError::Unsigned);
     }
+    check_distinct_signers(aum)?;
     let sig_hash = aum.sig_hash();
     for (i, sig) in aum.signatures().iter().enumerate() {
         let kid = sig.key_id.as_deref().unwrap_or(&[]);
@@ -80,6 +84,24 @@ fn verify_aum_inner(
     Ok(())
 }
 
+/// Refuses an AUM whose signature list names one key ID twice. Go accepts
+/// such an AUM; repeating a signature keeps the SigHash but changes the
+/// hash, so a relay that cannot sign could otherwise mint an unbounded
+/// number of valid variants of any AUM it holds.
+fn check_distinct_signers(aum: &Aum) -> Result<(), AumVerifyError> {
+    let mut seen: HashSet<Option<&[u8]>> = HashSet::with_capacity(aum.signatures().len());
+    for (index, sig) in aum.signatures().iter().enumerate() {
+        let kid = sig.key_id.as_deref();
+        if !seen.insert(kid) {
+            return Err(AumVerifyError::DuplicateSigner {
+                index,
+                key_id: kid.unwrap_or_default().to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Updates that passed every check, ready to commit.
 struct Checked {
     to_commit: Vec<VerifiedAum>,
@@ -94,15 +116,20 @@ pub struct Authority {
     head: StoredAum,
     oldest: StoredAum,
     state: State,
+    /// The state's keys, decoded for node-key checks; kept in step with
+    /// `state` by [`Authority::refresh_trusted`].
+    trusted: Arc<TrustedKeys>,
 }
 
 impl Authority {
     /// Opens the authority held in `storage` (Go's `Open`). Signatures are
-    /// not re-checked: storage only ever receives verified AUMs.
+    /// not re-checked: storage only ever receives verified AUMs. Fork
+    /// choice is Go's after signature variants are set aside (SPEC §5.2).
     pub fn open<S: Storage + ?Sized>(storage: &S) -> Result<Self, AuthorityError> {
         let hint = storage.last_active_ancestor()?;
         let c = active_chain(storage, hint, MAX_SCAN_ITERATIONS)?;
         Ok(Authority {
+            trusted: Arc::new(TrustedKeys::new(c.state.keys())),
             head: c.head,
             oldest: c.oldest,
             state: c.state,
@@ -165,7 +192,8 @@ impl Authority {
     }
 
     /// Verifies and stores `updates` (oldest first), then moves the head by
-    /// fork choice (Go's `Inform`). Verification is all or nothing: if any
+    /// fork choice (Go's `Inform`; an update naming one signer twice is
+    /// refused and signature variants are set aside, SPEC §5.2). Verification is all or nothing: if any
     /// update fails, nothing is stored and the authority is unchanged. AUMs
     /// already stored are skipped. (As in Go, if recomputing the active chain
     /// fails *after* the verified AUMs were stored — a storage error or the
@@ -219,6 +247,7 @@ impl Authority {
             if let Some(last) = checked.to_commit.last() {
                 self.head = last.stored().clone();
                 self.state = state;
+                self.refresh_trusted();
                 return Ok(());
             }
         }
@@ -226,6 +255,7 @@ impl Authority {
         self.head = c.head;
         self.oldest = c.oldest;
         self.state = c.state;
+        self.refresh_trusted();
         Ok(())
     }
 
@@ -359,7 +389,7 @@ impl Authority {
         node_key: &NodeKey,
         signature: &[u8],
     ) -> Result<Authorized, NksError> {
-        crate::sig::node_key_authorized(self.state.keys(), node_key, signature)
+        self.trusted.node_key_authorized(node_key, signature)
     }
 
     /// [`Authority::node_key_authorized`] for many peers, batching the
@@ -368,7 +398,7 @@ impl Authority {
         &self,
         peers: &[(NodeKey, &[u8])],
     ) -> Vec<Result<Authorized, NksError>> {
-        crate::sig::node_keys_authorized(self.state.keys(), peers)
+        self.trusted.node_keys_authorized(peers)
     }
 
     /// The hashes of the active chain, oldest ancestor first, head last.
@@ -388,6 +418,13 @@ impl Authority {
         }
         out.reverse();
         Ok(out)
+    }
+
+    /// Re-decodes the trusted keys if the state's key set changed.
+    fn refresh_trusted(&mut self) {
+        if self.trusted.keys() != self.state.keys() {
+            self.trusted = Arc::new(TrustedKeys::new(self.state.keys()));
+        }
     }
 
     pub(crate) fn set_oldest(&mut self, oldest: StoredAum) {

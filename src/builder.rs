@@ -6,11 +6,10 @@ use crate::authority::Authority;
 use crate::chain::state_at;
 use crate::error::AuthorityError;
 use crate::hash::AumHash;
-use crate::key::{Key, NlPrivate};
+use crate::key::{Key, Meta, NlPrivate};
 use crate::limits::{CHECKPOINT_EVERY, MAX_KEYS, MAX_SCAN_ITERATIONS};
 use crate::state::State;
 use crate::storage::Storage;
-use std::collections::BTreeMap;
 
 /// Something that signs AUM signature hashes (Go's `Signer`).
 pub trait Signer {
@@ -126,11 +125,7 @@ impl UpdateBuilder<'_> {
     }
 
     /// Replaces a key's metadata.
-    pub fn set_key_meta(
-        &mut self,
-        key_id: &[u8],
-        meta: BTreeMap<String, String>,
-    ) -> Result<(), AuthorityError> {
+    pub fn set_key_meta(&mut self, key_id: &[u8], meta: Meta) -> Result<(), AuthorityError> {
         self.require_key(key_id)?;
         self.push(Aum {
             message_kind: AumKind::UPDATE_KEY,

@@ -17,11 +17,13 @@
 //! Encoding uses `minicbor`'s encoder, which always writes the shortest
 //! heads; the callers write map keys in canonical order.
 
+use crate::key::Meta;
 use crate::limits::{CBOR_MAX_ARRAY_ELEMENTS, CBOR_MAX_DEPTH, CBOR_MAX_MAP_PAIRS};
 use minicbor::data::Type;
 use minicbor::Decoder;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Arc;
 
 /// Why bytes were refused as a TKA structure.
 ///
@@ -166,13 +168,11 @@ fn wf_item(d: &mut Decoder<'_>, depth: usize) -> Result<(), DecodeError> {
             d.bytes().map_err(from_minicbor)?;
         }
         Type::String => {
-            d.str().map_err(|e| {
-                if e.is_end_of_input() {
-                    DecodeError::UnexpectedEof
-                } else {
-                    DecodeError::InvalidUtf8
-                }
-            })?;
+            // Structure only: like Go's well-formedness check, this does not
+            // look inside text. UTF-8 is checked where text is decoded into a
+            // string (a struct map key, a `Meta` key or value); text inside a
+            // skipped (unknown) field is never checked, as in Go.
+            text_bytes(d)?;
         }
         Type::Array => {
             let n = d.array().map_err(from_minicbor)?.unwrap_or(0);
@@ -220,6 +220,40 @@ fn wf_item(d: &mut Decoder<'_>, depth: usize) -> Result<(), DecodeError> {
     Ok(())
 }
 
+/// Consumes a definite-length text string and returns its bytes, which may
+/// not be valid UTF-8.
+fn text_bytes<'b>(d: &mut Decoder<'b>) -> Result<&'b [u8], DecodeError> {
+    let input: &'b [u8] = d.input();
+    let p = d.position();
+    let head = *input.get(p).ok_or(DecodeError::UnexpectedEof)?;
+    let (extra, short) = match head & 0x1f {
+        n @ 0..=23 => (0, u64::from(n)),
+        24 => (1, 0),
+        25 => (2, 0),
+        26 => (4, 0),
+        27 => (8, 0),
+        31 => return Err(DecodeError::IndefiniteLength),
+        _ => return Err(DecodeError::Malformed("reserved additional information")),
+    };
+    let arg = input
+        .get(p + 1..p + 1 + extra)
+        .ok_or(DecodeError::UnexpectedEof)?;
+    let len = arg.iter().fold(short, |acc, &b| (acc << 8) | u64::from(b));
+    let start = p + 1 + extra;
+    let avail = (input.len() - start) as u64;
+    if len > avail {
+        return Err(DecodeError::UnexpectedEof);
+    }
+    let end = start + len as usize;
+    d.set_position(end);
+    Ok(&input[start..end])
+}
+
+/// Consumes a definite-length text string that must be valid UTF-8.
+fn text<'b>(d: &mut Decoder<'b>) -> Result<&'b str, DecodeError> {
+    std::str::from_utf8(text_bytes(d)?).map_err(|_| DecodeError::InvalidUtf8)
+}
+
 fn skip_bytes(d: &mut Decoder<'_>, n: usize) -> Result<(), DecodeError> {
     let p = d.position();
     if d.input().len() - p < n {
@@ -243,16 +277,24 @@ fn type_name(ty: Type) -> &'static str {
     }
 }
 
-/// A map key as read from a struct map: a field number, or an unknown key
-/// kept only for duplicate detection.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum StructKey {
-    /// A key naming field `n` (integer `n`, or the text `"n"`).
+/// A map key of a struct map that names no field, kept only to detect
+/// duplicates. Go compares such keys as `int64` or `string` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum UnknownKey<'b> {
+    /// An integer key as Go's decoder sees it: an unsigned key is
+    /// reinterpreted as `int64` (so 2^64-1 is -1), a negative key is
+    /// `-1 - n`.
+    Int(i64),
+    /// A text key (already checked to be UTF-8).
+    Text(&'b str),
+}
+
+/// A struct map key: a field number, or a key that names no field.
+enum StructKey<'b> {
+    /// A key naming field `n` (integer `n`, or the text of `n` in decimal).
     Field(u64),
-    /// A negative integer key (never a field).
-    Negative(u64),
-    /// A text key that names no field.
-    Text(String),
+    /// Any other key.
+    Unknown(UnknownKey<'b>),
 }
 
 /// Type-directed reader over input already accepted by [`check_well_formed`].
@@ -358,27 +400,61 @@ impl<'b> Reader<'b> {
         }
     }
 
-    /// A Go `string`: text only; `null`/`undefined` give the empty string.
-    pub(crate) fn string(&mut self, target: &'static str) -> Result<String, DecodeError> {
+    /// A Go `[32]byte` (behind a pointer, so `None` for `null`/`undefined`):
+    /// a byte string is zero-padded or truncated to 32 bytes; an array fills
+    /// the first 32 bytes from its first 32 elements (each an unsigned
+    /// integer up to 255) and its further elements are skipped unchecked, as
+    /// Go's decoder skips them.
+    pub(crate) fn bytes32(
+        &mut self,
+        target: &'static str,
+    ) -> Result<Option<[u8; 32]>, DecodeError> {
+        let mut out = [0u8; 32];
         match self.ty()? {
             Type::Null | Type::Undefined => {
                 skip_bytes(&mut self.d, 1)?;
-                Ok(String::new())
+                return Ok(None);
             }
-            Type::String => Ok(self
-                .d
-                .str()
-                .map_err(|_| DecodeError::InvalidUtf8)?
-                .to_owned()),
+            Type::Bytes => {
+                let b = self.d.bytes().map_err(from_minicbor)?;
+                let n = b.len().min(32);
+                out[..n].copy_from_slice(&b[..n]);
+            }
+            Type::Array => {
+                let n = self.d.array().map_err(from_minicbor)?.unwrap_or(0);
+                for i in 0..n {
+                    if let Some(slot) = out.get_mut(i as usize) {
+                        *slot = self.uint(target, u64::from(u8::MAX))? as u8;
+                    } else {
+                        self.skip()?;
+                    }
+                }
+            }
+            _ => return Err(self.mismatch(target)),
+        }
+        Ok(Some(out))
+    }
+
+    /// A Go `string`: text only; `null`/`undefined` give the empty string.
+    pub(crate) fn string(&mut self, target: &'static str) -> Result<&'b str, DecodeError> {
+        match self.ty()? {
+            Type::Null | Type::Undefined => {
+                skip_bytes(&mut self.d, 1)?;
+                Ok("")
+            }
+            Type::String => text(&mut self.d),
             _ => Err(self.mismatch(target)),
         }
     }
 
     /// A Go `map[string]string`; `None` for `null`/`undefined`.
-    pub(crate) fn string_map(
-        &mut self,
-        target: &'static str,
-    ) -> Result<Option<BTreeMap<String, String>>, DecodeError> {
+    ///
+    /// Values are shared: Go's decoder leaves its key and value variables
+    /// untouched on `null`/`undefined`, so a nil key or value repeats the
+    /// previous entry's (the empty string for the first). Go's entries then
+    /// share one string; here they share one [`Arc<str>`], so a map of 1024
+    /// entries repeating one long value costs one copy of it, not 1024.
+    pub(crate) fn string_map(&mut self, target: &'static str) -> Result<Option<Meta>, DecodeError> {
         if self.take_nil()? {
             return Ok(None);
         }
@@ -386,22 +462,22 @@ impl<'b> Reader<'b> {
             Type::Map => self.d.map().map_err(from_minicbor)?.unwrap_or(0),
             _ => return Err(self.mismatch(target)),
         };
-        let mut out = BTreeMap::new();
-        // Go's decoder reuses one key and one value variable across entries
-        // and leaves them untouched on `null`/`undefined`: a nil key or value
-        // repeats the previous entry's (the empty string for the first).
-        let (mut k, mut v) = (String::new(), String::new());
+        let mut out = Meta::new();
+        let mut k: &'b str = "";
+        let mut v: Arc<str> = Arc::from("");
         for _ in 0..n {
             if !self.take_nil()? {
                 k = self.string(target)?;
             }
             if !self.take_nil()? {
-                v = self.string(target)?;
+                v = Arc::from(self.string(target)?);
             }
-            if out.contains_key(&k) {
+            // A repeated key is a duplicate; so keys, unlike values, never
+            // hold more bytes than the input.
+            if out.contains_key(k) {
                 return Err(DecodeError::DuplicateKey(format!("{k:?}")));
             }
-            out.insert(k.clone(), v.clone());
+            out.insert(k.to_owned(), Arc::clone(&v));
         }
         Ok(Some(out))
     }
@@ -437,25 +513,24 @@ impl<'b> Reader<'b> {
         };
         let mut seen: u64 = 0;
         // A set, not a list: a map may hold 1024 unknown keys and an input
-        // thousands of such maps, so a linear scan per key is quadratic.
-        let mut unknown: BTreeSet<StructKey> = BTreeSet::new();
+        // thousands of such maps, so a linear scan per key is quadratic. Text
+        // keys borrow from the input, so the set costs a few words per key.
+        let mut unknown: BTreeSet<UnknownKey<'b>> = BTreeSet::new();
         // Go reports a field's type error after finishing the map, but any
         // error rejects the input, so the first one is returned at once.
         for _ in 0..n {
-            let key = self.struct_key()?;
-            match key {
-                StructKey::Field(f) if f < 64 && known & (1 << f) != 0 => {
+            match self.struct_key(known)? {
+                StructKey::Field(f) => {
                     if seen & (1 << f) != 0 {
                         return Err(DecodeError::DuplicateKey(f.to_string()));
                     }
                     seen |= 1 << f;
                     field(self, f)?;
                 }
-                other => {
-                    if unknown.contains(&other) {
+                StructKey::Unknown(other) => {
+                    if !unknown.insert(other) {
                         return Err(DecodeError::DuplicateKey(format!("{other:?}")));
                     }
-                    unknown.insert(other);
                     self.skip()?;
                 }
             }
@@ -463,23 +538,39 @@ impl<'b> Reader<'b> {
         Ok(true)
     }
 
-    fn struct_key(&mut self) -> Result<StructKey, DecodeError> {
+    /// Reads a struct map key the way Go's decoder matches it against the
+    /// fields in `known` (see [`Reader::struct_map`]).
+    fn struct_key(&mut self, known: u64) -> Result<StructKey<'b>, DecodeError> {
+        let is_field = |n: u64| n < 64 && known & (1 << n) != 0;
         match self.ty()? {
             Type::U8 | Type::U16 | Type::U32 | Type::U64 => {
-                Ok(StructKey::Field(self.d.u64().map_err(from_minicbor)?))
+                let n = self.d.u64().map_err(from_minicbor)?;
+                if is_field(n) {
+                    Ok(StructKey::Field(n))
+                } else {
+                    // Go converts the key to int64 without a range check:
+                    // 2^63 and above wrap to negative numbers.
+                    Ok(StructKey::Unknown(UnknownKey::Int(n as i64)))
+                }
             }
             Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => {
-                let i = self.d.int().map_err(from_minicbor)?;
-                // The magnitude minus one, as CBOR stores it.
-                let raw = u64::try_from(-1 - i128::from(i)).unwrap_or(u64::MAX);
-                Ok(StructKey::Negative(raw))
+                let i = i128::from(self.d.int().map_err(from_minicbor)?);
+                // Go refuses a negative key below -2^63 (it does not fit
+                // int64), and never matches a negative key to a field.
+                let i = i64::try_from(i).map_err(|_| DecodeError::Overflow {
+                    target: "struct map key (int64)",
+                    value: u64::try_from(-1 - i).unwrap_or(u64::MAX),
+                })?;
+                Ok(StructKey::Unknown(UnknownKey::Int(i)))
             }
             Type::String => {
-                let s = self.d.str().map_err(|_| DecodeError::InvalidUtf8)?;
-                // A text key equal to a field's decimal tag names that field.
+                let s = text(&mut self.d)?;
+                // A text key equal to a field's name (its number in
+                // decimal) names that field; any other text is unknown,
+                // and unlike an integer key ("99" and 99 are different).
                 match s.parse::<u64>() {
-                    Ok(n) if n.to_string() == s => Ok(StructKey::Field(n)),
-                    _ => Ok(StructKey::Text(s.to_owned())),
+                    Ok(n) if is_field(n) && n.to_string() == s => Ok(StructKey::Field(n)),
+                    _ => Ok(StructKey::Unknown(UnknownKey::Text(s))),
                 }
             }
             other => Err(DecodeError::InvalidMapKey(type_name(other))),
@@ -532,7 +623,7 @@ pub(crate) fn put_opt_bytes<W: minicbor::encode::Write>(
 /// then bytewise), which is the bytewise order of their encodings.
 pub(crate) fn put_string_map<W: minicbor::encode::Write>(
     e: &mut Encoder<W>,
-    m: &BTreeMap<String, String>,
+    m: &Meta,
 ) -> Result<(), minicbor::encode::Error<W::Error>> {
     let mut keys: Vec<&String> = m.keys().collect();
     keys.sort_by(|a, b| {
@@ -612,5 +703,119 @@ mod tests {
             Err(DecodeError::TrailingBytes { index: 1, count: 1 })
         );
         assert_eq!(check_well_formed(&[]), Err(DecodeError::Empty));
+    }
+
+    /// Decodes `input` as each structure that shares this layer: AUM, Key,
+    /// NKS and a tailchonk file.
+    fn verdicts(input: &[u8]) -> [bool; 4] {
+        [
+            crate::Aum::from_cbor(input).is_ok(),
+            crate::Key::from_cbor(input).is_ok(),
+            crate::NodeKeySignature::from_cbor(input).is_ok(),
+            crate::tailchonk::FsEntry::from_cbor(input).is_ok(),
+        ]
+    }
+
+    #[test]
+    fn negative_map_key_below_int64_is_refused() {
+        // {-2^63 - 1: 0} and {-2^64: []}: do not fit Go's int64.
+        assert_eq!(verdicts(&hex("a13b800000000000000000")), [false; 4]);
+        assert_eq!(verdicts(&hex("a13bffffffffffffffff80")), [false; 4]);
+        // {-2^63: 0}, the smallest int64, is an unknown key like any other.
+        assert_eq!(verdicts(&hex("a13b7fffffffffffffff00")), [true; 4]);
+    }
+
+    #[test]
+    fn unsigned_map_key_wraps_to_int64_for_duplicates() {
+        // 2^64-1 wraps to -1, which is also the key 0x20.
+        assert_eq!(verdicts(&hex("a21bffffffffffffffff002000")), [false; 4]);
+        // 2^63 wraps to -2^63 = -1 - (2^63 - 1).
+        assert_eq!(
+            verdicts(&hex("a21b80000000000000000f3b7fffffffffffffff0f")),
+            [false; 4]
+        );
+        // Order does not matter, and distinct values stay distinct.
+        assert_eq!(verdicts(&hex("a2210a1bfffffffffffffffe0a")), [false; 4]);
+        assert_eq!(verdicts(&hex("a2210a1bffffffffffffffff0a")), [true; 4]);
+        // A text key is never the same key as an integer.
+        assert_eq!(verdicts(&hex("a21863006239390a")), [true; 4]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_checked_only_where_text_is_decoded() {
+        // Inside an unknown field's value, at any depth: accepted.
+        assert_eq!(verdicts(&hex("a1006180")), [true; 4]);
+        assert_eq!(verdicts(&hex("a11863a1629fff8162c328")), [true; 4]);
+        // As a struct map key: refused.
+        assert_eq!(verdicts(&hex("a1618000")), [false; 4]);
+        // In a known text field (metadata key or value): refused.
+        let mut bad_value = hex("a401010201035820");
+        bad_value.extend_from_slice(&[7; 32]);
+        bad_value.extend_from_slice(&hex("0ca1616b62ff61"));
+        assert!(crate::Key::from_cbor(&bad_value).is_err());
+        let good_value: Vec<u8> = [&bad_value[..bad_value.len() - 3], &hex("62c3a9")[..]].concat();
+        assert!(crate::Key::from_cbor(&good_value).is_ok());
+        // Structure is still checked inside skipped text: a truncated one
+        // is refused.
+        assert_eq!(verdicts(&hex("a10062ff")), [false; 4]);
+    }
+
+    #[test]
+    fn tailchonk_children_are_type_checked_as_go_does() {
+        use crate::tailchonk::FsEntry;
+        // {1: [h'aabb', null, [1, 2]], 2: null}: byte strings, nil and
+        // arrays of small integers fill a [32]byte.
+        assert!(FsEntry::from_cbor(&hex("a2018342aabbf682010202f6")).is_ok());
+        assert!(FsEntry::from_cbor(&hex("a201f602f6")).is_ok());
+        // A text child, or a children value that is not a list: refused.
+        assert!(FsEntry::from_cbor(&hex("a20181616102f6")).is_err());
+        assert!(FsEntry::from_cbor(&hex("a201410202f6")).is_err());
+        // A child given as an array: only its first 32 elements are
+        // checked; later ones are skipped unchecked, as Go skips them.
+        // {1: [[1, 1, ... (32 times), "\xff"]], 2: null}
+        let arr = hex(&format!("a201819821{}61ff02f6", "01".repeat(32)));
+        assert!(FsEntry::from_cbor(&arr).is_ok());
+        let arr = hex(&format!("a201819820{}616102f6", "01".repeat(31)));
+        assert!(
+            FsEntry::from_cbor(&arr).is_err(),
+            "text within the first 32"
+        );
+        // The same rule for a checkpoint's LastAUMHash: {5: {1: [...]}}.
+        let state = hex(&format!("a105a1019821{}61ff", "01".repeat(32)));
+        let a = crate::Aum::from_cbor(&state).unwrap();
+        assert_eq!(
+            a.state.unwrap().last_aum_hash,
+            Some(crate::AumHash([1; 32]))
+        );
+        let state = hex(&format!("a105a1019820{}6161", "01".repeat(31)));
+        assert!(crate::Aum::from_cbor(&state).is_err());
+        // A child array holding a value over 255: refused.
+        assert!(FsEntry::from_cbor(&hex("a201818119010002f6")).is_err());
+    }
+
+    #[test]
+    fn null_meta_values_share_one_allocation() {
+        // {12: {"a": "xyz", "b": null, "c": null}} as a key's metadata.
+        let k = crate::Key::from_cbor(&hex("a10ca361616378797a6162f66163f6")).unwrap();
+        let meta = k.meta.unwrap();
+        let values: Vec<&Arc<str>> = meta.values().collect();
+        assert_eq!(values.len(), 3);
+        assert!(values.iter().all(|v| &***v == "xyz"));
+        assert!(Arc::ptr_eq(values[0], values[1]) && Arc::ptr_eq(values[1], values[2]));
+        // A null key repeats the previous key: {"a": "b", null: null} is a
+        // duplicate...
+        assert!(matches!(
+            crate::Key::from_cbor(&hex("a10ca261616162f6f6")),
+            Err(DecodeError::DuplicateKey(_))
+        ));
+        // ...but a null first key is "": {null: "b", "a": null}.
+        let k = crate::Key::from_cbor(&hex("a10ca2f661626161f6")).unwrap();
+        let meta = k.meta.unwrap();
+        assert_eq!(meta.get("").map(|v| &**v), Some("b"));
+        assert_eq!(meta.get("a").map(|v| &**v), Some("b"));
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        data_encoding::HEXLOWER.decode(s.as_bytes()).unwrap()
     }
 }

@@ -1,13 +1,15 @@
 //! Chain replay over storage: finding the active chain, computing the state
 //! at an AUM, and fork choice (Go's `computeChainCandidates`,
-//! `computeActiveAncestor`, `computeStateAt`, `fastForward`, `pickNextAUM`).
+//! `computeActiveAncestor`, `computeStateAt`, `fastForward`, `pickNextAUM`),
+//! with one divergence: signature variants are set aside before Go's rules
+//! pick a child (SPEC §5.2).
 
 use crate::aum::AumKind;
 use crate::error::AuthorityError;
 use crate::hash::AumHash;
 use crate::state::State;
 use crate::storage::{Storage, StoredAum};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// A chain from an oldest stored ancestor to a head, with the head's state.
 pub(crate) struct Chain {
@@ -20,10 +22,11 @@ fn load<S: Storage + ?Sized>(storage: &S, h: &AumHash) -> Result<StoredAum, Auth
     storage.aum(h)?.ok_or(AuthorityError::NotFound(*h))
 }
 
-/// Go's fork choice: the child with the greatest weight (votes of distinct
-/// trusted signers in `state`, the parent's state) wins; on a tie a
-/// RemoveKey wins; then the lowest hash. `children` must not be empty.
-pub(crate) fn pick_next(state: &State, children: Vec<StoredAum>) -> Option<StoredAum> {
+/// Go's fork choice (`pickNextAUM`) among `children`, which must not be
+/// empty: the greatest weight (votes of distinct trusted signers in
+/// `state`, the parent's state) wins; on a tie a RemoveKey wins; then the
+/// lowest hash.
+fn go_pick(state: &State, children: Vec<StoredAum>) -> Option<StoredAum> {
     children.into_iter().max_by(|a, b| {
         let wa = a.aum().weight(state);
         let wb = b.aum().weight(state);
@@ -34,6 +37,121 @@ pub(crate) fn pick_next(state: &State, children: Vec<StoredAum>) -> Option<Store
             // Lower hash is "greater" for max_by.
             .then(b.hash().cmp(&a.hash()))
     })
+}
+
+/// Heights of stored subtrees (0 for an AUM with no stored child),
+/// computed on demand and remembered for one walk over unchanged storage.
+#[derive(Default)]
+pub(crate) struct Heights(HashMap<AumHash, u64>);
+
+impl Heights {
+    /// The height of the stored subtree under `root`: the length of the
+    /// longest path of stored descendants. Every descendant is read once
+    /// per walk; a storage that reports a cycle cannot make this loop.
+    fn of<S: Storage + ?Sized>(
+        &mut self,
+        storage: &S,
+        root: AumHash,
+    ) -> Result<u64, AuthorityError> {
+        // Post-order without recursion: a node is pushed once to expand it
+        // (its children are read and remembered), once more to sum it up.
+        let mut pending: HashMap<AumHash, Vec<AumHash>> = HashMap::new();
+        let mut stack = vec![(root, false)];
+        while let Some((h, expanded)) = stack.pop() {
+            if self.0.contains_key(&h) {
+                continue;
+            }
+            if expanded {
+                let kids = pending.remove(&h).unwrap_or_default();
+                let height = kids
+                    .iter()
+                    .filter_map(|k| self.0.get(k))
+                    .map(|k| k.saturating_add(1))
+                    .max()
+                    .unwrap_or(0);
+                self.0.insert(h, height);
+                continue;
+            }
+            if pending.contains_key(&h) {
+                // Already being expanded further up: a cycle, or a child
+                // listed twice. Either way there is nothing new below it.
+                continue;
+            }
+            let kids: Vec<AumHash> = storage
+                .child_aums(&h)?
+                .iter()
+                .map(StoredAum::hash)
+                .collect();
+            stack.push((h, true));
+            stack.extend(kids.iter().map(|k| (*k, false)));
+            pending.insert(h, kids);
+        }
+        Ok(self.0.get(&root).copied().unwrap_or(0))
+    }
+}
+
+/// The distinct key IDs named by an AUM's signatures.
+fn signer_set(aum: &StoredAum) -> BTreeSet<Option<&[u8]>> {
+    aum.aum()
+        .signatures()
+        .iter()
+        .map(|s| s.key_id.as_deref())
+        .collect()
+}
+
+/// This crate's fork choice: [`go_pick`] among the children that remain
+/// after signature variants are set aside (SPEC §5.2), a divergence from Go
+/// that only bites on AUMs a relay can make without a private key.
+///
+/// A child X is set aside when a sibling Y has the same SigHash, every key
+/// that signed X also signed Y, and Y ranks before X: deeper stored subtree
+/// first, then higher weight under `state`, then lower hash. Children whose
+/// signer sets are not nested are never set aside, so honest forks (even
+/// with identical content) resolve exactly as in Go.
+pub(crate) fn pick_next<S: Storage + ?Sized>(
+    storage: &S,
+    heights: &mut Heights,
+    state: &State,
+    children: Vec<StoredAum>,
+) -> Result<Option<StoredAum>, AuthorityError> {
+    if children.len() < 2 {
+        return Ok(go_pick(state, children));
+    }
+    let sig_hashes: Vec<[u8; 32]> = children.iter().map(|c| c.aum().sig_hash()).collect();
+    let signers: Vec<BTreeSet<Option<&[u8]>>> = children.iter().map(signer_set).collect();
+    // The height is read only for children that have a nested sibling.
+    let mut height: Vec<Option<u64>> = vec![None; children.len()];
+    let mut aside = vec![false; children.len()];
+    for x in 0..children.len() {
+        for y in 0..children.len() {
+            if x == y || sig_hashes[x] != sig_hashes[y] || !signers[x].is_subset(&signers[y]) {
+                continue;
+            }
+            for i in [x, y] {
+                if height[i].is_none() {
+                    height[i] = Some(heights.of(storage, children[i].hash())?);
+                }
+            }
+            let rank = |i: usize| {
+                (
+                    std::cmp::Reverse(height[i]),
+                    std::cmp::Reverse(children[i].aum().weight(state)),
+                    children[i].hash(),
+                )
+            };
+            if rank(y) < rank(x) {
+                aside[x] = true;
+                break;
+            }
+        }
+    }
+    let kept = children
+        .into_iter()
+        .zip(aside)
+        .filter(|(_, a)| !a)
+        .map(|(c, _)| c)
+        .collect();
+    Ok(go_pick(state, kept))
 }
 
 struct Candidate {
@@ -142,14 +260,22 @@ fn fast_forward_with<S: Storage + ?Sized>(
     Err(AuthorityError::IterationLimit(max_iter))
 }
 
-/// Follows fork choice from `state` to the head (Go's `fastForward`).
+/// Follows fork choice ([`pick_next`]) from `state` to the head (Go's
+/// `fastForward`, with signature variants set aside).
 pub(crate) fn fast_forward<S: Storage + ?Sized>(
     storage: &S,
     max_iter: usize,
     state: State,
     done: impl FnMut(&StoredAum, &State) -> bool,
 ) -> Result<(StoredAum, State), AuthorityError> {
-    fast_forward_with(storage, max_iter, state, |s, c| Ok(pick_next(s, c)), done)
+    let mut heights = Heights::default();
+    fast_forward_with(
+        storage,
+        max_iter,
+        state,
+        |s, c| pick_next(storage, &mut heights, s, c),
+        done,
+    )
 }
 
 /// The state after applying the AUM `want` (Go's `computeStateAt`): walk

@@ -11,10 +11,10 @@
 
 use crate::authority::Authority;
 use crate::error::{AuthorityError, SyncError};
-use crate::storage::Storage;
+use crate::storage::{Storage, StoredAum};
 use crate::sync::SyncOffer;
 use crate::wire::{self, FromWire, Path, ToWire, WireError};
-use crate::Aum;
+use crate::{Aum, Time};
 use std::fmt;
 
 /// Why control refused a request.
@@ -125,8 +125,9 @@ impl<S: Storage> ControlResponder<S> {
         (&mut self.storage, self.authority.as_mut())
     }
 
-    /// Answers a request body for `path` with a JSON response body.
-    pub fn handle(&mut self, path: Path, body: &[u8], now: u64) -> Result<Vec<u8>, ControlError> {
+    /// Answers a request body for `path` with a JSON response body. `now`
+    /// is recorded (as Unix seconds) for AUMs a node sends.
+    pub fn handle(&mut self, path: Path, body: &[u8], now: Time) -> Result<Vec<u8>, ControlError> {
         match path {
             Path::Bootstrap => {
                 let req =
@@ -183,16 +184,19 @@ impl<S: Storage> ControlResponder<S> {
     pub fn sync_send(
         &mut self,
         req: &wire::SyncSendRequest,
-        now: u64,
+        now: Time,
     ) -> Result<wire::SyncSendResponse, ControlError> {
         let a = self.authority.as_mut().ok_or(ControlError::NotEnabled)?;
         let missing = req.missing_aums.as_deref().unwrap_or(&[]);
         if !missing.is_empty() {
-            let mut aums = Vec::with_capacity(missing.len());
+            // Not sized by the node's count: the loop may stop at the first.
+            let mut aums = Vec::new();
             for (i, b) in missing.iter().enumerate() {
-                aums.push(Aum::from_cbor(b).map_err(|e| ControlError::BadAum(i, e))?);
+                let aum = Aum::from_cbor(b).map_err(|e| ControlError::BadAum(i, e))?;
+                crate::sync::refuse_before_inform(i, &aum).map_err(ControlError::Inform)?;
+                aums.push(StoredAum::new(aum));
             }
-            a.inform(&mut self.storage, &aums, now)
+            a.inform_stored(&mut self.storage, aums, now.unix_secs())
                 .map_err(ControlError::Inform)?;
         }
         Ok(wire::SyncSendResponse { head: a.head() })

@@ -19,10 +19,19 @@
 //! (see [`is_small_order`]). This only ever differs from Go on forged input:
 //! nobody holds a private key for a small-order point.
 //!
+//! A key that verifies many signatures (a trusted tailnet-lock key checking
+//! one node-key signature per peer) can be decoded once into a
+//! [`PreparedKey`], whose [`PreparedKey::verify_zip215`] gives the verdicts of
+//! [`verify_zip215_hardened`] without decoding the key again.
+//!
 //! Every function here takes byte slices of any length and reports wrong
 //! lengths as a [`VerifyError`]; none of them panics.
 
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::IsIdentity;
 use ed25519_dalek::Signer as _;
+use sha2::{Digest, Sha512};
 use std::fmt;
 
 /// Length in bytes of an Ed25519 public key.
@@ -183,15 +192,24 @@ pub fn verify_cofactorless(public: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), 
     let (a, s) = split_inputs(public, sig)?;
     let vk =
         ed25519_dalek::VerifyingKey::from_bytes(&a).map_err(|_| VerifyError::InvalidPublicKey)?;
+    cofactorless_with(&vk, msg, &s)
+}
+
+/// [`verify_cofactorless`] with the key already decoded.
+fn cofactorless_with(
+    vk: &ed25519_dalek::VerifyingKey,
+    msg: &[u8],
+    s: &[u8; 64],
+) -> Result<(), VerifyError> {
     let mut s_bytes = [0u8; 32];
     s_bytes.copy_from_slice(&s[32..]);
     if !scalar_is_canonical(&s_bytes) {
         return Err(VerifyError::BadSignature);
     }
-    let signature = ed25519_dalek::Signature::from_bytes(&s);
+    let signature = ed25519_dalek::Signature::from_bytes(s);
     // The plain (non-strict) `verify`: cofactorless, `R` compared as bytes,
     // small-order `A` accepted. Never `verify_strict`.
-    ed25519_dalek::Verifier::verify(&vk, msg, &signature).map_err(|_| VerifyError::BadSignature)
+    ed25519_dalek::Verifier::verify(vk, msg, &signature).map_err(|_| VerifyError::BadSignature)
 }
 
 /// Whether the 32 bytes decode to a point of small order (an order dividing
@@ -212,29 +230,21 @@ pub fn is_small_order(public: &[u8]) -> bool {
     }
 }
 
-/// Refuses a small-order key, after the length checks the verifiers do.
-fn refuse_small_order(public: &[u8], sig: &[u8]) -> Result<(), VerifyError> {
-    split_inputs(public, sig)?;
-    if is_small_order(public) {
-        return Err(VerifyError::SmallOrderKey);
-    }
-    Ok(())
-}
-
 /// [`verify_zip215`], but a small-order public key is refused with
 /// [`VerifyError::SmallOrderKey`] before anything else is checked (after the
-/// length checks).
+/// length checks and decoding the key).
 ///
 /// This crate uses it for Direct and Credential node-key signatures. It is
-/// stricter than Go only for keys nobody holds a private key for.
+/// stricter than Go only for keys nobody holds a private key for. The key is
+/// decoded once, as by [`PreparedKey::new`].
 pub fn verify_zip215_hardened(public: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), VerifyError> {
-    refuse_small_order(public, sig)?;
-    verify_zip215(public, msg, sig)
+    split_inputs(public, sig)?;
+    PreparedKey::new(public)?.verify_zip215(msg, sig)
 }
 
 /// [`verify_cofactorless`], but a small-order public key is refused with
 /// [`VerifyError::SmallOrderKey`] before anything else is checked (after the
-/// length checks).
+/// length checks and decoding the key).
 ///
 /// This crate uses it for the outer signature of Rotation node-key
 /// signatures, where Go accepts forgeries under small-order wrapping keys
@@ -244,8 +254,86 @@ pub fn verify_cofactorless_hardened(
     msg: &[u8],
     sig: &[u8],
 ) -> Result<(), VerifyError> {
-    refuse_small_order(public, sig)?;
-    verify_cofactorless(public, msg, sig)
+    let (a, s) = split_inputs(public, sig)?;
+    let vk =
+        ed25519_dalek::VerifyingKey::from_bytes(&a).map_err(|_| VerifyError::InvalidPublicKey)?;
+    if vk.is_weak() {
+        return Err(VerifyError::SmallOrderKey);
+    }
+    cofactorless_with(&vk, msg, &s)
+}
+
+/// A public key decoded once for many ZIP-215 checks: the hardened rules of
+/// [`verify_zip215_hardened`] with the key's decoding and small-order check
+/// done up front.
+///
+/// The check is the one `ed25519-zebra` (and Go's `ed25519consensus`) makes:
+/// `k = SHA-512(R_bytes ‖ A_bytes ‖ msg) mod L` over the bytes as given, `R`
+/// decoded accepting non-canonical encodings, `S < L`, and `[8]([S]B − [k]A
+/// − R)` the identity; the sum is one variable-time double-base
+/// multiplication with `−A` kept decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedKey {
+    /// The key's bytes as given (hashed into `k`).
+    bytes: [u8; PUBLIC_KEY_LENGTH],
+    /// The decoded key, negated.
+    minus_a: EdwardsPoint,
+}
+
+impl PreparedKey {
+    /// Decodes `public` (non-canonical encodings accepted, as Go's decoders
+    /// do) and refuses it if it is not 32 bytes
+    /// ([`VerifyError::PublicKeyLength`]), not a curve point
+    /// ([`VerifyError::InvalidPublicKey`]) or a point of small order
+    /// ([`VerifyError::SmallOrderKey`]).
+    pub fn new(public: &[u8]) -> Result<Self, VerifyError> {
+        let bytes: [u8; PUBLIC_KEY_LENGTH] = public
+            .try_into()
+            .map_err(|_| VerifyError::PublicKeyLength(public.len()))?;
+        let a = CompressedEdwardsY(bytes)
+            .decompress()
+            .ok_or(VerifyError::InvalidPublicKey)?;
+        if a.is_small_order() {
+            return Err(VerifyError::SmallOrderKey);
+        }
+        Ok(PreparedKey { bytes, minus_a: -a })
+    }
+
+    /// The key's 32 bytes, as given to [`PreparedKey::new`].
+    pub fn public(&self) -> &[u8; PUBLIC_KEY_LENGTH] {
+        &self.bytes
+    }
+
+    /// Verifies `sig` over `msg` with the ZIP-215 rules: the same verdict as
+    /// [`verify_zip215`] (and [`verify_zip215_hardened`]) on this key's bytes.
+    pub fn verify_zip215(&self, msg: &[u8], sig: &[u8]) -> Result<(), VerifyError> {
+        let sig: &[u8; SIGNATURE_LENGTH] = sig
+            .try_into()
+            .map_err(|_| VerifyError::SignatureLength(sig.len()))?;
+        let mut r_bytes = [0u8; 32];
+        r_bytes.copy_from_slice(&sig[..32]);
+        let mut s_bytes = [0u8; 32];
+        s_bytes.copy_from_slice(&sig[32..]);
+        let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))
+            .ok_or(VerifyError::BadSignature)?;
+        let r = CompressedEdwardsY(r_bytes)
+            .decompress()
+            .ok_or(VerifyError::BadSignature)?;
+        let digest: [u8; 64] = Sha512::new()
+            .chain_update(r_bytes)
+            .chain_update(self.bytes)
+            .chain_update(msg)
+            .finalize()
+            .into();
+        let k = Scalar::from_bytes_mod_order_wide(&digest);
+        // [S]B − [k]A; the signature holds iff [8](R − ([S]B − [k]A)) = 0.
+        let r_prime = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &self.minus_a, &s);
+        if (r - r_prime).mul_by_cofactor().is_identity() {
+            Ok(())
+        } else {
+            Err(VerifyError::BadSignature)
+        }
+    }
 }
 
 /// Signs `msg` with the Ed25519 key whose RFC 8032 seed is `seed`

@@ -141,6 +141,16 @@ pub enum AumVerifyError {
     BadSignature(usize),
     /// The AUM removes the only trusted key.
     RemovesLastKey,
+    /// Signature `index` names a key that an earlier signature already
+    /// named. Go accepts this; this crate refuses it (SPEC §5.2), because a
+    /// repeated signature changes the hash but not the SigHash, so anyone
+    /// can mint such a variant of an AUM without a private key.
+    DuplicateSigner {
+        /// The repeating signature.
+        index: usize,
+        /// The key ID named twice.
+        key_id: Vec<u8>,
+    },
 }
 
 impl fmt::Display for AumVerifyError {
@@ -159,6 +169,10 @@ impl fmt::Display for AumVerifyError {
             AumVerifyError::BadSignature(i) => write!(f, "signature {i}: invalid signature"),
             AumVerifyError::RemovesLastKey => {
                 f.write_str("cannot remove the last key in the state")
+            }
+            AumVerifyError::DuplicateSigner { index, key_id } => {
+                write!(f, "duplicate signer: signature {index} repeats key ")?;
+                key_id.iter().try_for_each(|b| write!(f, "{b:02x}"))
             }
         }
     }

@@ -8,6 +8,16 @@ use crate::limits::{MAX_META_BYTES, MAX_VOTES};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+
+/// Key metadata (Go's `map[string]string`), as carried by a [`Key`] and by
+/// an UpdateKey [`Aum`](crate::Aum).
+///
+/// Values are [`Arc<str>`] because Go's decoder lets a `null` value repeat
+/// the previous entry's value: decoded maps share such a value instead of
+/// copying it, so decoding n bytes never builds more than about n bytes of
+/// metadata. Build values with `.into()` from a `&str` or `String`.
+pub type Meta = BTreeMap<String, Arc<str>>;
 
 /// A node's WireGuard public key (Go's `key.NodePublic`).
 ///
@@ -201,7 +211,7 @@ pub struct Key {
     /// The raw public key (32 bytes for Ed25519); `None` is Go's nil.
     pub public: Option<Vec<u8>>,
     /// Free-form metadata; `None` is Go's nil map.
-    pub meta: Option<BTreeMap<String, String>>,
+    pub meta: Option<Meta>,
 }
 
 /// Why a key has no ID.

@@ -2,9 +2,11 @@
 //! `tailscale.com/tka`.
 //!
 //! The crate does no network I/O and reads no clock: AUMs come in as values
-//! or bytes, storage is a trait ([`Storage`]), and times are passed in as Unix
-//! seconds. The only file access is the optional loader for Go's on-disk
-//! store, [`tailchonk::load_dir`]. `SPEC.md` in the repository describes the protocol as this crate
+//! or bytes, storage is a trait ([`Storage`]), and the time is always passed
+//! in ([`Time`], milliseconds, for the machine and the control responder;
+//! Unix seconds in the storage layer, as Go records them: see [`time`]). The
+//! only file access is the optional loader for Go's on-disk store,
+//! [`tailchonk::load_dir`]. `SPEC.md` in the repository describes the protocol as this crate
 //! implements it, including where it deliberately differs from Go.
 //!
 //! Where things are:
@@ -19,8 +21,11 @@
 //!   Argon2i disablement KDF, BLAKE2s AUM hashes.
 //! * [`wire`]: the control-plane JSON messages; [`tailchonk`]: a reader for
 //!   Go's on-disk AUM store.
-//!
-//! Not in this revision: the sync protocol and the Tailnet Lock state machine.
+//! * [`sync`]: the sync protocol's offers; [`control`]: the control-side
+//!   responder.
+//! * [`machine`]: the sans-IO client driver ([`machine::TkaMachine`]:
+//!   events in, actions out); [`netmap`]: pure functions from control's map
+//!   responses to its events.
 //!
 //! # Example
 //!
@@ -102,16 +107,19 @@ pub mod wire;
 
 // The sans-IO driver.
 pub mod machine;
+pub mod netmap;
+pub mod time;
 
 pub use aum::{Aum, AumKind, Signature};
 pub use authority::Authority;
 pub use error::{AumVerifyError, AuthorityError, DecodeError, SyncError, ValidationError};
 pub use hash::AumHash;
-pub use key::{Key, KeyKind, NlPrivate, NlPublic, NodeKey};
-pub use sig::{node_key_authorized, NodeKeySignature, SigKind};
+pub use key::{Key, KeyKind, Meta, NlPrivate, NlPublic, NodeKey};
+pub use sig::{node_key_authorized, NodeKeySignature, SigKind, TrustedKeys};
 pub use state::State;
 pub use storage::{MemStorage, Storage, StoredAum, VerifiedAum};
 pub use sync::{Intersection, SyncOffer};
+pub use time::Time;
 
 /// The README's code blocks, compiled and run as doc tests so the README
 /// cannot drift from the code.

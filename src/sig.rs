@@ -176,9 +176,15 @@ impl NodeKeySignature {
     }
 
     /// Checks this signature authorizes `node_key` (ignored for a credential)
-    /// under `verification_key`, recursing through rotations. Small-order
-    /// verification keys are refused.
-    fn verify(&self, node_key: &NodeKey, verification_key: &Key) -> Result<(), NksError> {
+    /// under `verification_key` (with `prepared`, its decoded form when it
+    /// has one), recursing through rotations. Small-order verification keys
+    /// are refused.
+    fn verify(
+        &self,
+        node_key: &NodeKey,
+        verification_key: &Key,
+        prepared: Option<&ed25519::PreparedKey>,
+    ) -> Result<(), NksError> {
         if self.sig_kind != SigKind::CREDENTIAL
             && self.pubkey.as_deref().unwrap_or(&[]) != node_key.to_binary()
         {
@@ -204,7 +210,7 @@ impl NodeKeySignature {
                         .map_err(NksError::NestedPubkey)?
                 };
                 nested
-                    .verify(&nested_key, verification_key)
+                    .verify(&nested_key, verification_key, prepared)
                     .map_err(|e| NksError::Nested(Box::new(e)))
             }
             SigKind::DIRECT | SigKind::CREDENTIAL => {
@@ -218,8 +224,12 @@ impl NodeKeySignature {
                 if public.len() != 32 {
                     return Err(NksError::KeyLength(public.len()));
                 }
-                ed25519::verify_zip215_hardened(public, &sig_hash, signature)
-                    .map_err(NksError::from_verify)
+                match prepared {
+                    // The same verdict as the hardened check on its bytes.
+                    Some(p) => p.verify_zip215(&sig_hash, signature),
+                    None => ed25519::verify_zip215_hardened(public, &sig_hash, signature),
+                }
+                .map_err(NksError::from_verify)
             }
             k => Err(NksError::UnhandledSigKind(k)),
         }
@@ -335,24 +345,19 @@ impl Authorized {
 /// Go's `NodeKeyAuthorizedWithDetails`, hardened: decodes `signature`,
 /// refuses a top-level credential, finds the authorizing key among `trusted`
 /// and verifies the chain for `node_key`.
+///
+/// This decodes the authorizing key on every call; [`TrustedKeys`] decodes
+/// each trusted key once for many checks, with the same verdicts.
 pub fn node_key_authorized(
     trusted: &[Key],
     node_key: &NodeKey,
     signature: &[u8],
 ) -> Result<Authorized, NksError> {
-    let decoded = NodeKeySignature::from_cbor(signature).map_err(NksError::Decode)?;
-    if decoded.sig_kind == SigKind::CREDENTIAL {
-        return Err(NksError::CredentialAlone);
+    Trust {
+        keys: trusted,
+        prepared: &[],
     }
-    let kid = decoded.authorizing_key_id()?;
-    let key = trusted
-        .iter()
-        .find(|k| k.id().is_ok_and(|id| id == kid))
-        .ok_or(NksError::KeyNotFound)?;
-    decoded.verify(node_key, key)?;
-    Ok(Authorized {
-        rotation: decoded.rotation_details()?,
-    })
+    .node_key_authorized(node_key, signature)
 }
 
 /// [`node_key_authorized`] for many peers at once, with the same verdicts.
@@ -365,58 +370,175 @@ pub fn node_keys_authorized(
     trusted: &[Key],
     peers: &[(NodeKey, &[u8])],
 ) -> Vec<Result<Authorized, NksError>> {
-    let mut out: Vec<Option<Result<Authorized, NksError>>> = vec![None; peers.len()];
-    let mut batch: Vec<(usize, DirectCheck)> = Vec::new();
-    for (i, (nk, bytes)) in peers.iter().enumerate() {
-        match direct_batch_item(trusted, nk, bytes) {
-            Some(check) => batch.push((i, check)),
-            None => out[i] = Some(node_key_authorized(trusted, nk, bytes)),
+    Trust {
+        keys: trusted,
+        prepared: &[],
+    }
+    .node_keys_authorized(peers)
+}
+
+/// The trusted keys of an authority, each Ed25519 key decoded once (with its
+/// small-order check done) for the node-key checks of every peer.
+///
+/// [`TrustedKeys::node_key_authorized`] and
+/// [`TrustedKeys::node_keys_authorized`] give exactly the verdicts of
+/// [`node_key_authorized`] and [`node_keys_authorized`] on the same keys;
+/// they only skip decoding the authorizing key again. Build one when the
+/// key set changes (the [`crate::Authority`] does so itself).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedKeys {
+    keys: Vec<Key>,
+    /// Index-aligned with `keys`: the decoded form of each Ed25519 key that
+    /// is 32 bytes, a curve point and not of small order.
+    prepared: Vec<Option<ed25519::PreparedKey>>,
+}
+
+impl TrustedKeys {
+    /// Decodes the keys; keys that cannot verify anything are kept as they
+    /// are, so that checks against them fail exactly as without the cache.
+    pub fn new(keys: &[Key]) -> Self {
+        let prepared = keys
+            .iter()
+            .map(|k| {
+                let public = k.public.as_deref()?;
+                if k.kind != KeyKind::ED25519 {
+                    return None;
+                }
+                ed25519::PreparedKey::new(public).ok()
+            })
+            .collect();
+        TrustedKeys {
+            keys: keys.to_vec(),
+            prepared,
         }
     }
-    let items: Vec<ed25519::BatchItem<'_>> = batch
-        .iter()
-        .map(|(_, (public, msg, sig))| ed25519::BatchItem { public, msg, sig })
-        .collect();
-    let all_ok = ed25519::verify_zip215_batch(&items);
-    for (i, ..) in &batch {
-        out[*i] = Some(if all_ok {
-            Ok(Authorized { rotation: None })
-        } else {
-            let (nk, bytes) = &peers[*i];
-            node_key_authorized(trusted, nk, bytes)
-        });
+
+    /// The keys, in the order given.
+    pub fn keys(&self) -> &[Key] {
+        &self.keys
     }
-    out.into_iter()
-        .map(|r| r.unwrap_or(Err(NksError::InvalidSignature)))
-        .collect()
+
+    /// [`node_key_authorized`] with the prepared keys.
+    pub fn node_key_authorized(
+        &self,
+        node_key: &NodeKey,
+        signature: &[u8],
+    ) -> Result<Authorized, NksError> {
+        self.trust().node_key_authorized(node_key, signature)
+    }
+
+    /// [`node_keys_authorized`] with the prepared keys.
+    pub fn node_keys_authorized(
+        &self,
+        peers: &[(NodeKey, &[u8])],
+    ) -> Vec<Result<Authorized, NksError>> {
+        self.trust().node_keys_authorized(peers)
+    }
+
+    fn trust(&self) -> Trust<'_> {
+        Trust {
+            keys: &self.keys,
+            prepared: &self.prepared,
+        }
+    }
+}
+
+/// Trusted keys, with their decoded forms when known (`prepared` is either
+/// empty or index-aligned with `keys`).
+#[derive(Clone, Copy)]
+struct Trust<'a> {
+    keys: &'a [Key],
+    prepared: &'a [Option<ed25519::PreparedKey>],
+}
+
+impl<'a> Trust<'a> {
+    /// The first key with ID `kid` (as Go's lookup), and its decoded form.
+    fn find(&self, kid: &[u8]) -> Option<(&'a Key, Option<&'a ed25519::PreparedKey>)> {
+        let i = self
+            .keys
+            .iter()
+            .position(|k| k.id().is_ok_and(|id| id == kid))?;
+        Some((&self.keys[i], self.prepared.get(i).and_then(Option::as_ref)))
+    }
+
+    fn node_key_authorized(
+        &self,
+        node_key: &NodeKey,
+        signature: &[u8],
+    ) -> Result<Authorized, NksError> {
+        let decoded = NodeKeySignature::from_cbor(signature).map_err(NksError::Decode)?;
+        if decoded.sig_kind == SigKind::CREDENTIAL {
+            return Err(NksError::CredentialAlone);
+        }
+        let kid = decoded.authorizing_key_id()?;
+        let (key, prepared) = self.find(kid).ok_or(NksError::KeyNotFound)?;
+        decoded.verify(node_key, key, prepared)?;
+        Ok(Authorized {
+            rotation: decoded.rotation_details()?,
+        })
+    }
+
+    fn node_keys_authorized(
+        &self,
+        peers: &[(NodeKey, &[u8])],
+    ) -> Vec<Result<Authorized, NksError>> {
+        let mut out: Vec<Option<Result<Authorized, NksError>>> = vec![None; peers.len()];
+        let mut batch: Vec<(usize, DirectCheck)> = Vec::new();
+        for (i, (nk, bytes)) in peers.iter().enumerate() {
+            match self.direct_batch_item(nk, bytes) {
+                Some(check) => batch.push((i, check)),
+                None => out[i] = Some(self.node_key_authorized(nk, bytes)),
+            }
+        }
+        let items: Vec<ed25519::BatchItem<'_>> = batch
+            .iter()
+            .map(|(_, (public, msg, sig))| ed25519::BatchItem { public, msg, sig })
+            .collect();
+        let all_ok = ed25519::verify_zip215_batch(&items);
+        for (i, ..) in &batch {
+            out[*i] = Some(if all_ok {
+                Ok(Authorized { rotation: None })
+            } else {
+                let (nk, bytes) = &peers[*i];
+                self.node_key_authorized(nk, bytes)
+            });
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or(Err(NksError::InvalidSignature)))
+            .collect()
+    }
+
+    /// For a Direct signature that passes every check but the Ed25519 one,
+    /// the check to run; `None` otherwise.
+    fn direct_batch_item(&self, node_key: &NodeKey, bytes: &[u8]) -> Option<DirectCheck> {
+        let s = NodeKeySignature::from_cbor(bytes).ok()?;
+        if s.sig_kind != SigKind::DIRECT || s.nested.is_some() {
+            return None;
+        }
+        if s.pubkey.as_deref() != Some(&node_key.to_binary()[..]) {
+            return None;
+        }
+        let kid = s.authorizing_key_id().ok()?;
+        let (key, prepared) = self.find(kid)?;
+        let public = key.public.as_deref()?;
+        if key.kind != KeyKind::ED25519 || public.len() != 32 {
+            return None;
+        }
+        // A prepared key is known not to be of small order.
+        if prepared.is_none() && ed25519::is_small_order(public) {
+            return None;
+        }
+        Some((
+            public.to_vec(),
+            s.sig_hash(),
+            s.signature.clone().unwrap_or_default(),
+        ))
+    }
 }
 
 /// The Ed25519 check left for a Direct signature: public key, message,
 /// signature.
 type DirectCheck = (Vec<u8>, [u8; 32], Vec<u8>);
-
-/// For a Direct signature that passes every check but the Ed25519 one, the
-/// check to run; `None` otherwise.
-fn direct_batch_item(trusted: &[Key], node_key: &NodeKey, bytes: &[u8]) -> Option<DirectCheck> {
-    let s = NodeKeySignature::from_cbor(bytes).ok()?;
-    if s.sig_kind != SigKind::DIRECT || s.nested.is_some() {
-        return None;
-    }
-    if s.pubkey.as_deref() != Some(&node_key.to_binary()[..]) {
-        return None;
-    }
-    let kid = s.authorizing_key_id().ok()?;
-    let key = trusted.iter().find(|k| k.id().is_ok_and(|id| id == kid))?;
-    let public = key.public.as_deref()?;
-    if key.kind != KeyKind::ED25519 || public.len() != 32 || ed25519::is_small_order(public) {
-        return None;
-    }
-    Some((
-        public.to_vec(),
-        s.sig_hash(),
-        s.signature.clone().unwrap_or_default(),
-    ))
-}
 
 /// Go's `ResignNKS`: re-signs `old` for `new_node_key` with the node's
 /// rotation key, trimming chains that would hold more than 15 node keys.

@@ -157,12 +157,7 @@ impl State {
                 1 => {
                     // Go decodes into a fixed [32]byte: shorter input is
                     // zero-padded, longer input truncated.
-                    s.last_aum_hash = r.bytes("tka.State.LastAUMHash")?.map(|b| {
-                        let mut h = [0u8; 32];
-                        let n = b.len().min(32);
-                        h[..n].copy_from_slice(&b[..n]);
-                        AumHash(h)
-                    })
+                    s.last_aum_hash = r.bytes32("tka.State.LastAUMHash")?.map(AumHash)
                 }
                 2 => {
                     s.disablement_values = match r.array_len("tka.State.DisablementValues")? {

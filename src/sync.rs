@@ -15,12 +15,14 @@
 use crate::aum::{Aum, AumKind};
 use crate::authority::Authority;
 use crate::chain::{fast_forward, state_at};
-use crate::error::{AuthorityError, SyncError};
+use crate::error::{AumVerifyError, AuthorityError, SyncError, ValidationError};
 use crate::hash::AumHash;
+use crate::limits::MAX_META_BYTES;
 use crate::limits::{
     LEGACY_SYNC_HEAD_INTERSECTION_ITER, MAX_SYNC_HEAD_INTERSECTION_ITER, MAX_SYNC_ITER,
     MAX_SYNC_OFFER_ANCESTORS,
 };
+use crate::state::ApplyError;
 use crate::storage::{Storage, StoredAum};
 use std::collections::HashSet;
 
@@ -277,6 +279,44 @@ pub fn compute_intersection<S: Storage + ?Sized>(
         }
     }
     Err(SyncError::NoIntersection)
+}
+
+/// Refuses received update `index` if [`Authority::inform`] would refuse it
+/// whatever storage holds: it fails static validation, it is unsigned, or it
+/// is an UpdateKey whose metadata is over 512 bytes (applying it always
+/// fails, since the metadata replaces the key's). An AUM already stored,
+/// which inform skips, passed these checks when it was stored.
+///
+/// Callers decoding a list of AUMs from a sync message check each one as
+/// it is decoded, so a body of many tiny AUMs, each decoding to a structure
+/// hundreds of times its few encoded bytes, is refused at the first instead
+/// of being held decoded all at once. The list is refused either way; only
+/// which error is reported may differ.
+pub(crate) fn refuse_before_inform(index: usize, aum: &Aum) -> Result<(), AuthorityError> {
+    let invalid = |error| AuthorityError::UpdateInvalid { index, error };
+    aum.static_validate()
+        .map_err(|e| invalid(AumVerifyError::Invalid(e)))?;
+    if aum.signatures().is_empty() {
+        return Err(invalid(AumVerifyError::Unsigned));
+    }
+    // Checked before anything hashes the AUM: a shared `Meta` value is
+    // written once per entry in the canonical encoding, so hashing a 1 MiB
+    // metadata bomb reads 1 GiB.
+    if aum.message_kind == AumKind::UPDATE_KEY {
+        let meta_bytes: usize = aum
+            .meta
+            .iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if meta_bytes > MAX_META_BYTES {
+            return Err(AuthorityError::UpdateApply {
+                index,
+                error: ApplyError::UpdatedKeyInvalid(ValidationError::MetaTooBig(meta_bytes)),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use tka::control::{ControlError, ControlResponder};
 use tka::wire::{self, FromWire, Path, Rpc, ToWire, WireError};
 use tka::{
     Aum, AumHash, AumKind, AumVerifyError, Authority, AuthorityError, MemStorage, NlPrivate,
-    NodeKey, State, Storage, SyncError,
+    NodeKey, State, Storage, SyncError, Time,
 };
 
 const SECRET: &[u8] = b"the tailnet's disablement secret";
@@ -146,7 +146,9 @@ fn bootstrap_gives_the_genesis_while_enabled_and_the_secret_once_disabled() {
     assert!(info.enabled() && !info.disabled);
     assert_eq!(info.head_hash().unwrap(), Some(aums[3].hash()));
     // Through the handler: the same, and no DisablementSecret field.
-    let body = control.handle(Path::Bootstrap, &req.body(), NOW).unwrap();
+    let body = control
+        .handle(Path::Bootstrap, &req.body(), Time::from_unix_secs(NOW))
+        .unwrap();
     assert_eq!(
         wire::parse_response::<wire::BootstrapRequest>(&body).unwrap(),
         resp
@@ -172,7 +174,9 @@ fn bootstrap_gives_the_genesis_while_enabled_and_the_secret_once_disabled() {
     assert_eq!(resp.disablement_secret, SECRET);
     let info = control.tka_info().unwrap();
     assert!(!info.enabled() && info.disabled);
-    let body = control.handle(Path::Bootstrap, &req.body(), NOW).unwrap();
+    let body = control
+        .handle(Path::Bootstrap, &req.body(), Time::from_unix_secs(NOW))
+        .unwrap();
     assert_eq!(
         wire::parse_response::<wire::BootstrapRequest>(&body).unwrap(),
         resp
@@ -184,12 +188,16 @@ fn bootstrap_gives_the_genesis_while_enabled_and_the_secret_once_disabled() {
         control.handle(
             Path::SyncOffer,
             &offer_req(aums[3].hash(), vec![aums[0].hash()]).body(),
-            NOW
+            Time::from_unix_secs(NOW)
         ),
         Err(ControlError::NotEnabled)
     ));
     assert!(matches!(
-        control.handle(Path::SyncSend, &send_req(aums[3].hash(), &[]).body(), NOW),
+        control.handle(
+            Path::SyncSend,
+            &send_req(aums[3].hash(), &[]).body(),
+            Time::from_unix_secs(NOW)
+        ),
         Err(ControlError::NotEnabled)
     ));
     assert!(!control.disable(SECRET));
@@ -342,7 +350,7 @@ fn sync_send_refuses_aums_that_do_not_verify() {
         ("another chain", vec![other_chain[1].clone()]),
     ];
     for (what, batch) in &refusals {
-        let r = control.sync_send(&send_req(head, batch), NOW);
+        let r = control.sync_send(&send_req(head, batch), Time::from_unix_secs(NOW));
         match (*what, &r) {
             (
                 "bad signature",
@@ -389,7 +397,11 @@ fn sync_send_refuses_aums_that_do_not_verify() {
         // The same through the JSON handler.
         assert!(
             matches!(
-                control.handle(Path::SyncSend, &send_req(head, batch).body(), NOW),
+                control.handle(
+                    Path::SyncSend,
+                    &send_req(head, batch).body(),
+                    Time::from_unix_secs(NOW)
+                ),
                 Err(ControlError::Inform(_))
             ),
             "{what}"
@@ -403,26 +415,34 @@ fn sync_send_refuses_aums_that_do_not_verify() {
         ..send_req(head, &[])
     };
     assert!(matches!(
-        control.sync_send(&junk, NOW),
+        control.sync_send(&junk, Time::from_unix_secs(NOW)),
         Err(ControlError::BadAum(1, _))
     ));
     assert_eq!(snapshot(&control), before);
 
     // Nothing to send: control just answers its head.
-    let resp = control.sync_send(&send_req(head, &[]), NOW).unwrap();
+    let resp = control
+        .sync_send(&send_req(head, &[]), Time::from_unix_secs(NOW))
+        .unwrap();
     assert_eq!(resp.head, head);
     let none = wire::SyncSendRequest {
         missing_aums: None,
         ..send_req(head, &[])
     };
-    assert_eq!(control.sync_send(&none, NOW).unwrap().head, head);
+    assert_eq!(
+        control
+            .sync_send(&none, Time::from_unix_secs(NOW))
+            .unwrap()
+            .head,
+        head
+    );
     assert_eq!(snapshot(&control), before);
 
     // Valid AUMs (by either trusted key) are stored and move the head.
     let resp = control
         .sync_send(
             &send_req(after_next.hash(), &[next.clone(), after_next.clone()]),
-            NOW,
+            Time::from_unix_secs(NOW),
         )
         .unwrap();
     assert_eq!(resp.head, after_next.hash());
@@ -432,7 +452,7 @@ fn sync_send_refuses_aums_that_do_not_verify() {
     let resp = control
         .sync_send(
             &send_req(after_next.hash(), &[next, after_next.clone()]),
-            NOW,
+            Time::from_unix_secs(NOW),
         )
         .unwrap();
     assert_eq!(resp.head, after_next.hash());
@@ -446,7 +466,10 @@ fn sync_send_accepts_a_heavier_fork() {
     let mut control = control_at(&aums, 5);
     let fork = noop(aums[4].hash(), &[&admin(), &second()]);
     let resp = control
-        .sync_send(&send_req(fork.hash(), std::slice::from_ref(&fork)), NOW)
+        .sync_send(
+            &send_req(fork.hash(), std::slice::from_ref(&fork)),
+            Time::from_unix_secs(NOW),
+        )
         .unwrap();
     assert_eq!(resp.head, fork.hash());
     assert_eq!(control.authority().unwrap().head(), fork.hash());
@@ -465,7 +488,9 @@ fn handle_round_trips_through_the_wire_types() {
     let body = offer.body();
     assert_eq!(wire::SyncOfferRequest::from_json(&body).unwrap(), offer);
     let want = typed.sync_offer(&offer).unwrap();
-    let got = json.handle(Path::SyncOffer, &body, NOW).unwrap();
+    let got = json
+        .handle(Path::SyncOffer, &body, Time::from_unix_secs(NOW))
+        .unwrap();
     assert_eq!(got, want.to_json());
     let parsed = wire::parse_response::<wire::SyncOfferRequest>(&got).unwrap();
     assert_eq!(parsed, want);
@@ -479,15 +504,19 @@ fn handle_round_trips_through_the_wire_types() {
         node_key: NODE,
         head: Some(aums[20].hash()),
     };
-    let got = json.handle(Path::Bootstrap, &boot.body(), NOW).unwrap();
+    let got = json
+        .handle(Path::Bootstrap, &boot.body(), Time::from_unix_secs(NOW))
+        .unwrap();
     assert_eq!(got, typed.bootstrap(&boot).to_json());
 
     let next = noop(aums[60].hash(), &[&second()]);
     let send = send_req(next.hash(), std::slice::from_ref(&next));
     let body = send.body();
     assert_eq!(wire::SyncSendRequest::from_json(&body).unwrap(), send);
-    let want = typed.sync_send(&send, NOW).unwrap();
-    let got = json.handle(Path::SyncSend, &body, NOW).unwrap();
+    let want = typed.sync_send(&send, Time::from_unix_secs(NOW)).unwrap();
+    let got = json
+        .handle(Path::SyncSend, &body, Time::from_unix_secs(NOW))
+        .unwrap();
     assert_eq!(got, want.to_json());
     assert_eq!(
         wire::parse_response::<wire::SyncSendRequest>(&got)
@@ -510,7 +539,7 @@ fn handle_round_trips_through_the_wire_types() {
         Path::AffectedSigs,
     ] {
         assert!(
-            matches!(json.handle(p, b"{}", NOW), Err(ControlError::UnknownPath(q)) if q == p),
+            matches!(json.handle(p, b"{}", Time::from_unix_secs(NOW)), Err(ControlError::UnknownPath(q)) if q == p),
             "{p}"
         );
     }
@@ -574,7 +603,7 @@ fn malformed_bodies_are_bad_requests() {
         (Path::Bootstrap, huge, "large"),
     ];
     for (path, body, kind) in &cases {
-        let r = control.handle(*path, body, NOW);
+        let r = control.handle(*path, body, Time::from_unix_secs(NOW));
         let ok = matches!(
             (&r, *kind),
             (Err(ControlError::BadRequest(WireError::Json(_))), "json")
@@ -604,7 +633,7 @@ fn malformed_bodies_are_bad_requests() {
     // AUM, and changes nothing either.
     let body = format!(r#"{{"Head":"{head}","MissingAUMs":["AAE="]}}"#);
     assert!(matches!(
-        control.handle(Path::SyncSend, body.as_bytes(), NOW),
+        control.handle(Path::SyncSend, body.as_bytes(), Time::from_unix_secs(NOW)),
         Err(ControlError::BadAum(0, _))
     ));
     assert_eq!(snapshot(&control), before);

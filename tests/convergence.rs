@@ -37,7 +37,7 @@ use tka::control::{ControlError, ControlResponder};
 use tka::wire::{self, Path, Rpc};
 use tka::{
     Aum, AumHash, AumKind, Authority, AuthorityError, MemStorage, NlPrivate, NodeKey, State,
-    StoredAum, SyncError, SyncOffer,
+    StoredAum, SyncError, SyncOffer, Time,
 };
 
 const DAY: u64 = 86_400;
@@ -226,7 +226,7 @@ fn sign_with(mut aum: Aum, signers: &[usize]) -> Aum {
 }
 
 /// A random valid AUM on top of `parent_state` (whose last AUM is its
-/// parent), signed by one or two trusted keys.
+/// parent), signed by one or two distinct trusted keys.
 fn random_update(rng: &mut Rng, parent_state: &State) -> Aum {
     let pool = keys();
     let tr = trusted(parent_state);
@@ -263,7 +263,14 @@ fn random_update(rng: &mut Rng, parent_state: &State) -> Aum {
     let first = tr[rng.below(tr.len())];
     let mut signers = vec![first];
     if rng.chance(1, 2) {
-        signers.push(tr[rng.below(tr.len())]);
+        let second = tr[rng.below(tr.len())];
+        // Distinct signers (a repeated one is refused, SPEC §5.2), in one
+        // order, so no two generated AUMs are signature variants of each
+        // other and this crate's fork choice is exactly Go's here.
+        if second != first {
+            signers.push(second);
+            signers.sort_unstable();
+        }
     }
     sign_with(aum, &signers)
 }
@@ -447,7 +454,7 @@ fn exchange_seen(
         ancestors: Some(offer.ancestors),
     };
     let body = control
-        .handle(Path::SyncOffer, &req.body(), NOW)
+        .handle(Path::SyncOffer, &req.body(), Time::from_unix_secs(NOW))
         .map_err(Stop::Control)?;
     let resp = wire::parse_response::<wire::SyncOfferRequest>(&body).expect("offer response");
     let control_offer = SyncOffer {
@@ -485,7 +492,7 @@ fn exchange_seen(
         interactive: false,
     };
     let body = control
-        .handle(Path::SyncSend, &send.body(), NOW)
+        .handle(Path::SyncSend, &send.body(), Time::from_unix_secs(NOW))
         .map_err(Stop::Control)?;
     let resp = wire::parse_response::<wire::SyncSendRequest>(&body).expect("send response");
     Ok(Exchanged {

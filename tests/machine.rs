@@ -50,8 +50,7 @@ impl World {
         let mut cs = MemStorage::new();
         Authority::bootstrap(&mut cs, g.clone(), 0).unwrap();
         let control = ControlResponder::enabled(cs, g).unwrap();
-        let mut cfg = Config::new(NodeKey([9; 32]));
-        cfg.mode = mode;
+        let cfg = Config::new(NodeKey([9; 32]), mode);
         let now = Time::from_unix_secs(1_800_000_000);
         World {
             control,
@@ -81,7 +80,7 @@ impl World {
                 self.log.push(a.clone());
                 match a {
                     Action::SendRequest { id, path, body } => {
-                        let ev = match self.control.handle(path, &body, self.now.unix_secs()) {
+                        let ev = match self.control.handle(path, &body, self.now) {
                             Ok(resp) => Event::Response {
                                 id,
                                 body: Bytes::from(resp),
@@ -338,7 +337,7 @@ fn restart_from_persisted_state_keeps_the_authority() {
     w.sync();
     let head = w.node.authority().unwrap().head();
     let restarted = TkaMachine::new(
-        Config::new(NodeKey([9; 32])),
+        Config::new(NodeKey([9; 32]), Mode::Enforce),
         Persisted::from_storage(&w.persisted, &[]).unwrap(),
         w.now,
     );
@@ -443,7 +442,7 @@ fn control_state_changing_during_a_sync_starts_another() {
         }
     };
     // Control answers now (at its first new head)...
-    let answer = w.control.handle(path, &body, 0).unwrap();
+    let answer = w.control.handle(path, &body, Time(0)).unwrap();
     // ...but before the answer arrives its head moves again.
     add(&mut w, 61);
     w.now = w.now.plus_ms(100);
@@ -523,7 +522,7 @@ fn failure_warnings_clear_once_settled() {
         };
         assert_eq!(path, expected);
         let ev = if path == tka::wire::Path::SyncOffer {
-            let answer = w.control.handle(path, &body, 0).unwrap();
+            let answer = w.control.handle(path, &body, Time(0)).unwrap();
             Event::Response {
                 id,
                 body: Bytes::from(answer),
@@ -571,7 +570,7 @@ fn bootstrap_over_unreadable_storage_replaces_it() {
     w.persisted
         .load_persisted(StoredAum::new(orphan.clone()), 0);
     let mut node = TkaMachine::new(
-        Config::new(NodeKey([9; 32])),
+        Config::new(NodeKey([9; 32]), Mode::Enforce),
         Persisted {
             aums: vec![(StoredAum::new(orphan), 0)],
             last_active_ancestor: None,
@@ -601,7 +600,7 @@ fn bootstrap_over_unreadable_storage_replaces_it() {
 #[test]
 fn giving_up_while_in_agreement_clears_the_warning() {
     let mut w = World::new(Mode::Enforce);
-    let mut cfg = Config::new(NodeKey([9; 32]));
+    let mut cfg = Config::new(NodeKey([9; 32]), Mode::Enforce);
     cfg.max_attempts = 1;
     w.node = TkaMachine::new(cfg, Persisted::default(), w.now);
     w.sync();
@@ -627,7 +626,7 @@ fn giving_up_while_in_agreement_clears_the_warning() {
         let ev = if path == tka::wire::Path::SyncOffer {
             Event::Response {
                 id,
-                body: Bytes::from(w.control.handle(path, &body, 0).unwrap()),
+                body: Bytes::from(w.control.handle(path, &body, Time(0)).unwrap()),
             }
         } else {
             Event::RequestFailed {
@@ -699,4 +698,538 @@ fn fail_open_is_reported_while_a_request_is_in_flight() {
         "{:?}",
         w.node.health()
     );
+}
+
+/// The verdicts emitted by the last input, by node ID.
+fn verdicts_since(w: &World, mark: usize) -> Vec<i64> {
+    w.log[mark..]
+        .iter()
+        .filter_map(|a| match a {
+            Action::PeerVerdict(v) => Some(v.node_id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A Direct signature by `admin` over `key` with `rot` as its wrapping key,
+/// then rotated by `rot` once to each of `chain` in turn.
+fn rotation_peer(id: i64, admin: &NlPrivate, rot: &NlPrivate, keys: &[NodeKey]) -> Peer {
+    let mut sig = NodeKeySignature::sign_direct(admin, &keys[0], Some(rot.public().0))
+        .unwrap()
+        .to_cbor();
+    for k in &keys[1..] {
+        sig = tka::sig::resign(rot, k, &sig).unwrap();
+    }
+    Peer {
+        node_id: id,
+        node_key: *keys.last().unwrap(),
+        signature: Bytes::from(sig),
+        unsigned_peer_api_only: false,
+    }
+}
+
+#[test]
+fn a_single_upsert_emits_verdicts_only_for_the_affected_peers() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let rot = NlPrivate::from_seed(&[33; 32]);
+    let (k60, k61) = (NodeKey([160; 32]), NodeKey([161; 32]));
+    let mut list: Vec<Peer> = (1..=50).map(|i| peer(i, Some(&admin))).collect();
+    list.push(rotation_peer(60, &admin, &rot, &[k60]));
+    w.tell(Event::PeersReplaced(list));
+    assert_eq!(w.node.counters().authorized, 51);
+
+    // A new peer: its verdict only.
+    let mark = w.log.len();
+    w.tell(Event::PeerUpserted(peer(51, None)));
+    assert_eq!(verdicts_since(&w, mark), vec![51]);
+
+    // A changed signature: that peer only.
+    let mark = w.log.len();
+    let mut garbled = peer(7, Some(&admin));
+    garbled.signature = Bytes::from_static(&[0xa0]);
+    w.tell(Event::PeerUpserted(garbled));
+    assert_eq!(verdicts_since(&w, mark), vec![7]);
+
+    // An unchanged upsert and a removal: nothing.
+    let mark = w.log.len();
+    w.tell(Event::PeerUpserted(peer(8, Some(&admin))));
+    w.tell(Event::PeerRemoved(9));
+    assert_eq!(verdicts_since(&w, mark), Vec::<i64>::new());
+    assert!(!w.node.verdicts().contains_key(&9));
+
+    // A rotation of peer 60's key: the new peer and the one it obsoletes.
+    let mark = w.log.len();
+    w.tell(Event::PeerUpserted(rotation_peer(
+        61,
+        &admin,
+        &rot,
+        &[k60, k61],
+    )));
+    let mut got = verdicts_since(&w, mark);
+    got.sort();
+    assert_eq!(got, vec![60, 61]);
+    assert_eq!(
+        w.node.verdicts()[&60],
+        Verdict::Rejected(RejectReason::RotatedAway)
+    );
+    // Removing the rotation re-admits peer 60, and nobody else changes.
+    let mark = w.log.len();
+    w.tell(Event::PeerRemoved(61));
+    assert_eq!(verdicts_since(&w, mark), vec![60]);
+    assert!(matches!(w.node.verdicts()[&60], Verdict::Authorized(_)));
+}
+
+/// A tiny deterministic generator for the consistency test.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Verdicts maintained one delta at a time equal those of a full netmap
+/// of the same peers, across random upserts and removals of plain,
+/// unsigned, peer-API-only and rotated peers (including ties and chains
+/// that obsolete each other).
+#[test]
+fn incremental_verdicts_equal_a_full_reevaluation() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let rots: Vec<NlPrivate> = (0..3)
+        .map(|i| NlPrivate::from_seed(&[100 + i; 32]))
+        .collect();
+    let keys: Vec<NodeKey> = (0..8).map(|i| NodeKey([200 + i; 32])).collect();
+    let mut rng = Lcg(7);
+    let mut current: std::collections::BTreeMap<i64, Peer> = Default::default();
+    let stored = Persisted::from_storage(&w.persisted, &[]).unwrap();
+    let (mut rotated_away, mut authorized_rotations) = (0, 0);
+    for step in 0..400 {
+        let id = rng.next(12) as i64;
+        let ev = match rng.next(6) {
+            0 => Event::PeerRemoved(id),
+            1 => Event::PeerUpserted(peer(id, None)),
+            2 => {
+                let mut p = peer(id, Some(&admin));
+                p.unsigned_peer_api_only = rng.next(2) == 0;
+                p.node_key = keys[rng.next(8) as usize];
+                p.signature = Bytes::new();
+                Event::PeerUpserted(p)
+            }
+            _ => {
+                let rot = &rots[rng.next(3) as usize];
+                let len = 1 + rng.next(3) as usize;
+                let chain: Vec<NodeKey> = (0..len).map(|_| keys[rng.next(8) as usize]).collect();
+                Event::PeerUpserted(rotation_peer(id, &admin, rot, &chain))
+            }
+        };
+        match &ev {
+            Event::PeerRemoved(id) => {
+                current.remove(id);
+            }
+            Event::PeerUpserted(p) => {
+                current.insert(p.node_id, p.clone());
+            }
+            _ => unreachable!(),
+        }
+        w.tell(ev);
+        let mut fresh = TkaMachine::new(
+            Config::new(NodeKey([9; 32]), Mode::Enforce),
+            stored.clone(),
+            w.now,
+        );
+        fresh.handle_event(
+            w.now,
+            Event::PeersReplaced(current.values().cloned().collect()),
+        );
+        assert_eq!(w.node.verdicts(), fresh.verdicts(), "step {step}");
+        let c = w.node.counters();
+        rotated_away += c.rotated_away;
+        authorized_rotations += w
+            .node
+            .verdicts()
+            .values()
+            .filter(|v| matches!(v, Verdict::Authorized(a) if a.rotation().is_some()))
+            .count();
+    }
+    // The walk did exercise obsolescence both ways.
+    assert!(
+        rotated_away > 100 && authorized_rotations > 100,
+        "{rotated_away} {authorized_rotations}"
+    );
+}
+
+/// Adds `key` at control (signed by the admin) without telling the node.
+fn add_key_at_control(w: &mut World, key: &NlPrivate) {
+    let admin = w.admin.clone();
+    let (storage, authority) = w.control.parts_mut();
+    let a = authority.unwrap();
+    let mut b = a.builder(Some(&admin));
+    b.add_key(key.to_key(1)).unwrap();
+    let updates = b.finalize(storage).unwrap();
+    a.inform(storage, &updates, 0).unwrap();
+}
+
+/// Tells the node control's state and returns the request it sends, with
+/// every other action logged.
+fn tell_and_hold(w: &mut World) -> (tka::machine::RequestId, tka::wire::Path, Bytes) {
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    let mut sent = None;
+    while let Some(a) = w.node.poll_action() {
+        if let Action::SendRequest { id, path, body } = &a {
+            sent = Some((*id, *path, body.clone()));
+        }
+        w.log.push(a);
+    }
+    sent.expect("a sync request")
+}
+
+fn answer(w: &mut World, (id, path, body): (tka::machine::RequestId, tka::wire::Path, Bytes)) {
+    let resp = w.control.handle(path, &body, w.now).unwrap();
+    w.now = w.now.plus_ms(10);
+    w.node.handle_event(
+        w.now,
+        Event::Response {
+            id,
+            body: Bytes::from(resp),
+        },
+    );
+    w.run();
+}
+
+#[test]
+fn a_peer_signed_by_a_key_being_synced_is_pending_not_dropped() {
+    for mode in [Mode::Enforce, Mode::Observe] {
+        let mut w = World::new(mode);
+        w.sync();
+        let newkey = NlPrivate::from_seed(&[7; 32]);
+        let admin = w.admin.clone();
+        w.tell(Event::PeersReplaced(vec![peer(1, Some(&admin))]));
+        add_key_at_control(&mut w, &newkey);
+        // Control's head moved; the sync is in flight when the peer signed
+        // by the new key arrives.
+        let req = tell_and_hold(&mut w);
+        assert!(w.node.exchange_in_flight() && w.node.holding_for_sync());
+        let mark = w.log.len();
+        w.tell(Event::PeerUpserted(peer(3, Some(&newkey))));
+        assert_eq!(w.node.verdicts()[&3], Verdict::Pending, "{mode:?}");
+        let c = w.node.counters();
+        assert_eq!((c.pending, c.would_reject, c.authorized), (1, 0, 1));
+        let emitted: Vec<_> = w.log[mark..]
+            .iter()
+            .filter_map(|a| match a {
+                Action::PeerVerdict(v) => Some(v.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(emitted.len(), 1);
+        assert_eq!(emitted[0].admitted, mode == Mode::Observe);
+        assert!(!w.log[mark..]
+            .iter()
+            .any(|a| matches!(a, Action::Log { message, .. } if message.contains("drop"))));
+        // The sync settles: the key is trusted and the peer authorized,
+        // never dropped on the way.
+        answer(&mut w, req);
+        assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+        assert!(!w.node.holding_for_sync());
+        assert!(
+            !w.log.iter().any(|a| matches!(a,
+            Action::PeerVerdict(v) if v.node_id == 3 && matches!(v.verdict, Verdict::Rejected(_))))
+        );
+    }
+}
+
+#[test]
+fn a_peer_authorized_before_keeps_its_verdict_while_the_sync_is_pending() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let admin = w.admin.clone();
+    let newkey = NlPrivate::from_seed(&[7; 32]);
+    w.tell(Event::PeersReplaced(vec![peer(3, Some(&admin))]));
+    add_key_at_control(&mut w, &newkey);
+    let req = tell_and_hold(&mut w);
+    // The peer is re-signed by the key control just added.
+    let mark = w.log.len();
+    w.tell(Event::PeerUpserted(peer(3, Some(&newkey))));
+    assert_eq!(verdicts_since(&w, mark), Vec::<i64>::new());
+    assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+    answer(&mut w, req);
+    assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+}
+
+#[test]
+fn the_wait_is_bounded_by_the_request_timeout() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let newkey = NlPrivate::from_seed(&[7; 32]);
+    add_key_at_control(&mut w, &newkey);
+    let _unanswered = tell_and_hold(&mut w);
+    w.tell(Event::PeerUpserted(peer(3, Some(&newkey))));
+    assert_eq!(w.node.verdicts()[&3], Verdict::Pending);
+    // Control never answers: at the deadline the peer is decided with the
+    // keys the node has.
+    let deadline = w.node.poll_timeout().unwrap();
+    w.now = deadline;
+    w.node.handle_timeout(w.now);
+    let mut retry = None;
+    while let Some(a) = w.node.poll_action() {
+        w.log.push(a);
+    }
+    assert!(matches!(
+        w.node.verdicts()[&3],
+        Verdict::Rejected(RejectReason::InvalidSignature(_))
+    ));
+    assert!(w.node.health().contains(&HealthIssue::SyncFailing));
+    // The retry does not hold the peer again.
+    w.now = w.node.poll_timeout().unwrap();
+    w.node.handle_timeout(w.now);
+    while let Some(a) = w.node.poll_action() {
+        if let Action::SendRequest { id, path, body } = &a {
+            retry = Some((*id, *path, body.clone()));
+        }
+        w.log.push(a);
+    }
+    assert!(w.node.exchange_in_flight() && !w.node.holding_for_sync());
+    assert!(!w.node.verdicts()[&3].admits());
+    answer(&mut w, retry.expect("a retry"));
+    assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+}
+
+/// Runs the node like `World::run`, but the store refuses every `Persist`
+/// while `fail` is set: the embedder reports it with what the store holds.
+fn run_with_failing_store(w: &mut World, fail: bool) -> usize {
+    let mut failures = 0;
+    for _ in 0..100 {
+        let Some(a) = w.node.poll_action() else {
+            return failures;
+        };
+        w.log.push(a.clone());
+        match a {
+            Action::SendRequest { id, path, body } => {
+                let resp = w.control.handle(path, &body, w.now).unwrap();
+                w.now = w.now.plus_ms(10);
+                w.node.handle_event(
+                    w.now,
+                    Event::Response {
+                        id,
+                        body: Bytes::from(resp),
+                    },
+                );
+            }
+            Action::Persist(d) if fail => {
+                let _ = d;
+                failures += 1;
+                // Stop carrying out this batch's store actions, report.
+                while let Some(rest) = w.node.poll_action() {
+                    w.log.push(rest);
+                }
+                let stored = Persisted::from_storage(&w.persisted, &w.disallowed).unwrap();
+                w.node.handle_event(
+                    w.now,
+                    Event::PersistFailed {
+                        reason: "disk full".into(),
+                        stored,
+                    },
+                );
+            }
+            Action::Persist(d) => apply(&mut w.persisted, &d),
+            Action::RemoveAllState => w.persisted = MemStorage::new(),
+            Action::PersistDisallowedStateIds(ids) => w.disallowed = ids,
+            _ => {}
+        }
+    }
+    panic!("the machine did not go quiet");
+}
+
+#[test]
+fn a_failed_save_reloads_what_is_stored_and_is_retried() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let stored_head = w.node.authority().unwrap().head();
+    let newkey = NlPrivate::from_seed(&[7; 32]);
+    add_key_at_control(&mut w, &newkey);
+    let control_head = w.control.authority().unwrap().head();
+    w.tell(Event::PeersReplaced(vec![peer(3, Some(&newkey))]));
+
+    // The sync brings the new key, but the store cannot save it.
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    assert_eq!(run_with_failing_store(&mut w, true), 1);
+    // Memory went back to what is stored: the old head, the new key not
+    // trusted, the peer refused; the failure is reported and retried.
+    assert_eq!(w.node.authority().unwrap().head(), stored_head);
+    assert_eq!(
+        Authority::open(&w.persisted).unwrap().head(),
+        w.node.authority().unwrap().head()
+    );
+    assert!(!w.node.verdicts()[&3].admits());
+    assert!(w.node.health().contains(&HealthIssue::PersistFailed));
+    assert!(w.log.iter().any(|a| matches!(a,
+        Action::AuthorityChanged { head, .. } if *head == stored_head)));
+    let c = w.node.counters();
+    // Bootstrap, the sync after it, the sync whose save failed.
+    assert_eq!((c.sync_failures, c.sync_attempts), (1, 3));
+    let retry = w.node.poll_timeout().expect("a retry is scheduled");
+    assert!(retry > w.now);
+
+    // The retry's save succeeds: the node reaches control's head and the
+    // warning clears once the next input confirms the save went through.
+    w.now = retry;
+    w.node.handle_timeout(w.now);
+    assert_eq!(run_with_failing_store(&mut w, false), 0);
+    assert_eq!(w.node.authority().unwrap().head(), control_head);
+    w.tell(Event::PeerUpserted(peer(4, None)));
+    assert!(!w.node.health().contains(&HealthIssue::PersistFailed));
+    assert_eq!(
+        Authority::open(&w.persisted).unwrap().head(),
+        control_head,
+        "memory and disk agree"
+    );
+    assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+    let c = w.node.counters();
+    assert!(c.last_successful_sync.is_some());
+    assert_eq!(c.sync_failures, 1);
+}
+
+#[test]
+fn a_failed_first_save_leaves_the_node_without_an_authority() {
+    let mut w = World::new(Mode::Enforce);
+    w.now = w.now.plus_ms(1000);
+    let ev = w.control_state();
+    w.node.handle_event(w.now, ev);
+    run_with_failing_store(&mut w, true);
+    // The genesis could not be stored: the node does not pretend it has it.
+    assert!(w.node.authority().is_none());
+    assert!(w.log.iter().any(|a| matches!(a, Action::AuthorityRemoved)));
+    let h = w.node.health();
+    assert!(h.contains(&HealthIssue::PersistFailed) && h.contains(&HealthIssue::NoAuthority));
+    // A restart from the store agrees.
+    let restarted = TkaMachine::new(
+        Config::new(NodeKey([9; 32]), Mode::Enforce),
+        Persisted::from_storage(&w.persisted, &[]).unwrap(),
+        w.now,
+    );
+    assert!(restarted.authority().is_none());
+}
+
+#[test]
+fn status_is_displayable_and_serializable() {
+    let mut w = World::new(Mode::Observe);
+    w.sync();
+    let admin = w.admin.clone();
+    w.tell(Event::PeersReplaced(vec![
+        peer(1, Some(&admin)),
+        peer(2, None),
+    ]));
+    assert!(w.log.iter().any(|a| matches!(
+        a,
+        Action::AuthorityInstalled {
+            source: tka::machine::AuthoritySource::Bootstrapped,
+            ..
+        }
+    )));
+    let v = &w.node.verdicts()[&2];
+    assert_eq!(v.to_string(), "rejected: missing signature");
+    assert_eq!(v.kind(), "missing_signature");
+    assert_eq!(RejectReason::RotatedAway.to_string(), "key rotation");
+    assert_eq!(Mode::Observe.to_string(), "observe");
+    assert!(HealthIssue::LockedOut
+        .to_string()
+        .contains("not signed by a trusted key"));
+    let status = serde_json::to_value(w.node.status()).unwrap();
+    assert_eq!(status["mode"], "observe");
+    assert_eq!(
+        status["head"],
+        w.control.authority().unwrap().head().to_string()
+    );
+    assert_eq!(status["counters"]["authorized"], 1);
+    assert_eq!(status["counters"]["would_reject"], 1);
+    assert_eq!(status["counters"]["sync_attempts"], 2);
+    assert_eq!(status["counters"]["sync_failures"], 0);
+    assert!(status["counters"]["last_successful_sync"].is_u64());
+    assert!(status["keys"][0].as_str().unwrap().starts_with("tlpub:"));
+    assert_eq!(status["health"], serde_json::json!([]));
+    let pv = w
+        .log
+        .iter()
+        .find_map(|a| match a {
+            Action::PeerVerdict(v) if v.node_id == 2 => Some(v.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let j = serde_json::to_value(&pv).unwrap();
+    assert_eq!(j["verdict"]["kind"], "missing_signature");
+    assert_eq!(j["admitted"], true);
+    assert!(pv.to_string().starts_with("peer 2 ("));
+}
+
+/// Random save failures while control's head keeps moving: after every
+/// input what the node trusts is what its store reopens to, and once saves
+/// work again the node catches up with control.
+#[test]
+fn memory_and_disk_never_drift_under_random_save_failures() {
+    let mut w = World::new(Mode::Enforce);
+    let mut rng = Lcg(11);
+    let mut failed = 0;
+    for step in 0..40 {
+        if step % 4 == 1 {
+            let k = NlPrivate::from_seed(&[step as u8; 32]);
+            add_key_at_control(&mut w, &k);
+        }
+        w.now = w.now.plus_ms(1000);
+        let ev = w.control_state();
+        w.node.handle_event(w.now, ev);
+        // Each step's saves fail with probability 1/2.
+        failed += run_with_failing_store(&mut w, rng.next(2) == 0);
+        let stored = if w.persisted.is_empty() {
+            None
+        } else {
+            Some(Authority::open(&w.persisted).unwrap().head())
+        };
+        assert_eq!(
+            w.node.authority().map(|a| a.head()),
+            stored,
+            "step {step}: memory and disk differ"
+        );
+        assert_eq!(
+            w.node.health().contains(&HealthIssue::PersistFailed),
+            w.log.iter().rev().find_map(|a| match a {
+                Action::HealthChanged(h) => Some(h.contains(&HealthIssue::PersistFailed)),
+                _ => None,
+            }) == Some(true),
+        );
+        if let Some(t) = w.node.poll_timeout() {
+            w.now = t;
+            w.node.handle_timeout(w.now);
+            failed += run_with_failing_store(&mut w, rng.next(2) == 0);
+        }
+    }
+    assert!(failed > 5, "{failed}");
+    // Saves work again: the node reaches control's head and stays there.
+    for _ in 0..10 {
+        match w.node.poll_timeout() {
+            Some(t) => {
+                w.now = t;
+                w.node.handle_timeout(w.now);
+            }
+            None => {
+                w.now = w.now.plus_ms(1000);
+                let ev = w.control_state();
+                w.node.handle_event(w.now, ev);
+            }
+        }
+        run_with_failing_store(&mut w, false);
+    }
+    let head = w.control.authority().unwrap().head();
+    assert_eq!(w.node.authority().unwrap().head(), head);
+    assert_eq!(Authority::open(&w.persisted).unwrap().head(), head);
 }

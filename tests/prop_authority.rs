@@ -1,12 +1,15 @@
 //! Property: over random forked DAGs of valid AUMs, the head and state never
 //! depend on the order in which AUMs are informed (or on batching, or on
 //! reopening from storage), and they match a plain reference computation of
-//! Go's fork-choice rules.
+//! Go's fork-choice rules plus this crate's rule that sets signature
+//! variants aside (SPEC §5.2). The generator sometimes adds variants of
+//! earlier AUMs (signatures reordered or dropped), the way a relay that
+//! holds an AUM but no private key can.
 
 use proptest::prelude::*;
 use std::collections::HashMap;
 use tka::builder::Signer;
-use tka::{Aum, AumHash, AumKind, Authority, Key, MemStorage, NlPrivate, State};
+use tka::{Aum, AumHash, AumKind, Authority, Key, MemStorage, NlPrivate, State, Storage};
 
 /// A tiny deterministic generator driven by the proptest seed.
 struct Rng(u64);
@@ -92,11 +95,46 @@ fn random_dag(seed: u64, n: usize) -> Vec<Node> {
             }
             _ => aum.message_kind = AumKind::NO_OP,
         }
-        let nsig = 1 + rng.below(2);
+        // A variant of an earlier AUM now and then: its signatures
+        // reordered or some dropped. Same SigHash, same effect, new hash.
+        if nodes.len() > 1 && rng.below(3) == 0 {
+            let o = 1 + rng.below(nodes.len() - 1);
+            let mut v = nodes[o].aum.clone();
+            let mut sigs = v.signatures.take().unwrap();
+            for i in (1..sigs.len()).rev() {
+                sigs.swap(i, rng.below(i + 1));
+            }
+            sigs.truncate(1 + rng.below(sigs.len()));
+            v.signatures = Some(sigs);
+            let h = v.hash();
+            if seen.insert(h) {
+                let parent = v.parent().unwrap();
+                let mut state = nodes
+                    .iter()
+                    .find(|n| n.hash == parent)
+                    .unwrap()
+                    .state
+                    .clone();
+                state
+                    .apply(&v, h)
+                    .expect("a variant applies like its original");
+                nodes.push(Node {
+                    aum: v,
+                    hash: h,
+                    state,
+                });
+            }
+            continue;
+        }
+        // One to three distinct trusted signers, in random order.
+        let mut signers = trusted.clone();
+        for i in (1..signers.len()).rev() {
+            signers.swap(i, rng.below(i + 1));
+        }
+        signers.truncate(1 + rng.below(signers.len().min(3)));
         let sh = aum.sig_hash();
         let mut sigs = Vec::new();
-        for _ in 0..nsig {
-            let k = trusted[rng.below(trusted.len())];
+        for k in signers {
             sigs.extend(keys[k].sign_aum(&sh));
         }
         aum.signatures = Some(sigs);
@@ -115,10 +153,35 @@ fn random_dag(seed: u64, n: usize) -> Vec<Node> {
     nodes
 }
 
-/// Go's rules, computed directly: from the genesis, repeatedly take the
-/// child with the most votes from distinct signers trusted at the parent,
-/// preferring RemoveKey on a tie, then the lowest hash.
-fn reference_head(nodes: &[Node]) -> (AumHash, State) {
+fn signer_ids(n: &Node) -> Vec<Vec<u8>> {
+    let mut ids: Vec<Vec<u8>> = n
+        .aum
+        .signatures()
+        .iter()
+        .map(|s| s.key_id.clone().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// The longest path below `h` among `nodes` (0 for a leaf).
+fn height(children: &HashMap<AumHash, Vec<&Node>>, h: AumHash) -> usize {
+    children.get(&h).map_or(0, |kids| {
+        kids.iter()
+            .map(|k| 1 + height(children, k.hash))
+            .max()
+            .unwrap_or(0)
+    })
+}
+
+/// The fork-choice rules, computed directly: from the genesis, repeatedly
+/// take the child with the most votes from distinct signers trusted at the
+/// parent, preferring RemoveKey on a tie, then the lowest hash (Go's
+/// rules). With `set_aside`, first drop each child X for which a sibling Y
+/// with the same SigHash was signed by every key that signed X and ranks
+/// before X (taller subtree, then more weight, then lower hash).
+fn reference_head(nodes: &[Node], set_aside: bool) -> (AumHash, State) {
     let mut children: HashMap<AumHash, Vec<&Node>> = HashMap::new();
     for n in &nodes[1..] {
         children.entry(n.aum.parent().unwrap()).or_default().push(n);
@@ -126,21 +189,30 @@ fn reference_head(nodes: &[Node]) -> (AumHash, State) {
     let mut cur = &nodes[0];
     while let Some(kids) = children.get(&cur.hash) {
         let weight = |n: &Node| -> u64 {
-            let mut ids: Vec<Vec<u8>> = n
-                .aum
-                .signatures()
+            signer_ids(n)
                 .iter()
-                .map(|s| s.key_id.clone().unwrap())
-                .collect();
-            ids.sort();
-            ids.dedup();
-            ids.iter()
                 .filter_map(|id| cur.state.key(id).map(|k: &Key| k.votes))
                 .sum()
+        };
+        let rank = |n: &Node| {
+            (
+                std::cmp::Reverse(height(&children, n.hash)),
+                std::cmp::Reverse(weight(n)),
+                n.hash,
+            )
+        };
+        let dominated = |x: &Node| {
+            kids.iter().any(|y| {
+                y.hash != x.hash
+                    && y.aum.sig_hash() == x.aum.sig_hash()
+                    && signer_ids(x).iter().all(|id| signer_ids(y).contains(id))
+                    && rank(y) < rank(x)
+            })
         };
         let best = kids
             .iter()
             .copied()
+            .filter(|x| !set_aside || !dominated(x))
             .max_by_key(|n| {
                 (
                     weight(n),
@@ -154,6 +226,19 @@ fn reference_head(nodes: &[Node]) -> (AumHash, State) {
     (cur.hash, cur.state.clone())
 }
 
+#[test]
+fn the_generator_makes_dags_where_the_variant_rule_changes_the_head() {
+    // Without this, the property below could pass with a generator that
+    // never reaches the rule.
+    let differ = (0..200u64)
+        .filter(|&seed| {
+            let nodes = random_dag(seed, 20);
+            reference_head(&nodes, true) != reference_head(&nodes, false)
+        })
+        .count();
+    assert!(differ >= 5, "only {differ} of 200 DAGs exercise the rule");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -164,7 +249,7 @@ proptest! {
         order_seed in any::<u64>(),
     ) {
         let nodes = random_dag(seed, n);
-        let (want_head, want_state) = reference_head(&nodes);
+        let (want_head, want_state) = reference_head(&nodes, true);
 
         // A random topological order, informed in random batches.
         let mut rng = Rng(order_seed | 1);
@@ -207,5 +292,29 @@ proptest! {
             a.inform(&mut storage, &all, 0).unwrap();
             prop_assert_eq!(a.head(), want_head);
         }
+
+        // A copy of any AUM with one of its signatures repeated is refused
+        // (duplicate signer), and nothing moves.
+        if nodes.len() < 2 {
+            return Ok(());
+        }
+        let mut dup = nodes[1 + rng.below(nodes.len() - 1)].aum.clone();
+        let sigs = dup.signatures.as_mut().unwrap();
+        let again = sigs[rng.below(sigs.len())].clone();
+        sigs.insert(rng.below(sigs.len() + 1), again);
+        let err = a.inform(&mut storage, &[dup.clone()], 0).unwrap_err();
+        prop_assert!(
+            matches!(
+                err,
+                tka::AuthorityError::UpdateInvalid {
+                    error: tka::AumVerifyError::DuplicateSigner { .. },
+                    ..
+                }
+            ),
+            "{}",
+            err
+        );
+        prop_assert!(storage.aum(&dup.hash()).unwrap().is_none());
+        prop_assert_eq!(a.head(), want_head);
     }
 }

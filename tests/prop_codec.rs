@@ -18,11 +18,12 @@ fn bytes_opt(max: usize) -> impl Strategy<Value = Option<Vec<u8>>> {
     ]
 }
 
-fn meta_opt() -> impl Strategy<Value = Option<BTreeMap<String, String>>> {
+fn meta_opt() -> impl Strategy<Value = Option<tka::Meta>> {
     prop_oneof![
         1 => Just(None),
         1 => Just(Some(BTreeMap::new())),
-        3 => btree_map("\\PC{0,6}", "\\PC{0,10}", 1..5).prop_map(Some),
+        3 => btree_map("\\PC{0,6}", "\\PC{0,10}", 1..5)
+            .prop_map(|m| Some(m.into_iter().map(|(k, v)| (k, v.into())).collect())),
     ]
 }
 

@@ -1,8 +1,10 @@
 //! Seeded simulation of several [`TkaMachine`] nodes against a control model,
 //! in the style of quinn-proto's test harness: a virtual clock, a network
-//! that drops, duplicates, delays, reorders and corrupts responses, node
-//! restarts from persisted state, administrators changing the chain, forks,
-//! disable and re-enable.
+//! that drops, duplicates, delays, reorders and corrupts responses, a store
+//! whose saves fail (reported with `Event::PersistFailed`; a generator of
+//! its own, so older seeds keep their other choices), node restarts from
+//! persisted state, administrators changing the chain, forks, disable and
+//! re-enable.
 //!
 //! Every node runs as a pair: the node proper in enforce mode and a twin in
 //! observe mode fed exactly the same inputs. After every step the harness
@@ -364,11 +366,37 @@ impl Half {
         }
     }
 
-    /// Drains the machine, applying what the embedder must persist.
-    fn drain(&mut self, now: Time) -> Vec<Action> {
+    /// Drains the machine, applying what the embedder must persist. With
+    /// `fail_saves`, the first store action fails: it and the store actions
+    /// after it are skipped and `PersistFailed` is fed with what the store
+    /// holds. Returns the actions and whether a save failed.
+    fn drain(&mut self, now: Time, fail_saves: bool) -> (Vec<Action>, bool) {
         let mut out = Vec::new();
+        let failed = self.drain_into(now, fail_saves, &mut out);
+        if failed {
+            let stored = persisted(&self.store, &self.disallowed);
+            self.m.handle_event(
+                now,
+                Event::PersistFailed {
+                    reason: "simulated disk failure".into(),
+                    stored,
+                },
+            );
+            self.drain_into(now, false, &mut out);
+        }
+        (out, failed)
+    }
+
+    fn drain_into(&mut self, now: Time, fail_saves: bool, out: &mut Vec<Action>) -> bool {
+        let mut failed = false;
         while let Some(a) = self.m.poll_action() {
+            let store_action = matches!(
+                a,
+                Action::Persist(_) | Action::RemoveAllState | Action::PersistDisallowedStateIds(_)
+            );
+            failed |= store_action && fail_saves;
             match &a {
+                _ if store_action && failed => {}
                 Action::Persist(d) => apply(&mut self.store, d, now.unix_secs()),
                 Action::RemoveAllState => self.store = MemStorage::new(),
                 Action::PersistDisallowedStateIds(ids) => self.disallowed = ids.clone(),
@@ -379,7 +407,7 @@ impl Half {
             }
             out.push(a);
         }
-        out
+        failed
     }
 }
 
@@ -473,7 +501,7 @@ enum Net {
         inc: u64,
         id: RequestId,
         path: Path,
-        body: Vec<u8>,
+        body: Bytes,
     },
     Deliver {
         node: usize,
@@ -494,6 +522,10 @@ struct Sim {
     net: BTreeMap<(Time, u64), Net>,
     seq: u64,
     faults: Faults,
+    /// Saves fail in this percentage of inputs (a generator of its own, so
+    /// the seeds' other choices are unchanged).
+    save_fail_pct: u64,
+    save_rng: Rng,
     allow_disable: bool,
     /// The peers control knows about.
     universe: BTreeMap<NodeId, Peer>,
@@ -519,11 +551,17 @@ impl Sim {
             ctl.enable(&mut rng, now.unix_secs());
         }
         let faults = Faults::random(&mut rng);
+        let mut save_rng = Rng(ChaCha8Rng::seed_from_u64(seed ^ 0x5a7e_fa11_5a7e_fa11));
+        let save_fail_pct = if save_rng.chance(50) {
+            0
+        } else {
+            save_rng.range(1, 15)
+        };
         let allow_disable = rng.chance(4);
         let n = rng.range(2, 4) as usize;
         let mut nodes = Vec::new();
         for i in 0..n {
-            let mut c = Config::new(NodeKey(seed32("self", i as u64)));
+            let mut c = Config::new(NodeKey(seed32("self", i as u64)), Mode::Enforce);
             c.max_attempts = rng.range(3, 8) as u32;
             c.retry_max_ms = rng.range(5_000, 60_000);
             if rng.chance(50) {
@@ -540,6 +578,8 @@ impl Sim {
             net: BTreeMap::new(),
             seq: 0,
             faults,
+            save_fail_pct,
+            save_rng,
             allow_disable,
             universe: BTreeMap::new(),
             next_peer_key: 0,
@@ -697,9 +737,10 @@ impl Sim {
                 _ => {}
             }
         }
+        let fail_saves = self.save_fail_pct > 0 && self.save_rng.chance(self.save_fail_pct);
         let node = &mut self.nodes[n];
-        let pa = node.p.drain(now);
-        let oa = node.o.drain(now);
+        let (pa, save_failed) = node.p.drain(now, fail_saves);
+        let (oa, _) = node.o.drain(now, fail_saves);
         let strip = |v: &[Action]| -> Vec<Action> {
             v.iter()
                 .filter(|a| !matches!(a, Action::Log { .. }))
@@ -724,6 +765,10 @@ impl Sim {
         let mut sends = Vec::new();
         let mut notes = Vec::new();
         let mut seen: Vec<&'static str> = Vec::new();
+        if save_failed {
+            seen.push("save failed");
+            notes.push(format!("node {n} save failed"));
+        }
         for a in pa {
             match &a {
                 Action::PeerVerdict(v) if !v.admitted => seen.push("peer refused"),
@@ -765,6 +810,11 @@ impl Sim {
                 }
                 Action::PeerVerdict(v) if v.admitted != v.verdict.admits() => {
                     return Err(format!("node {n}: enforce verdict/admitted mismatch {v:?}"));
+                }
+                Action::AuthorityRemoved if save_failed => {
+                    // What could not be stored is not kept (the check after
+                    // every step compares memory with the store).
+                    notes.push(format!("node {n} authority dropped: not stored"));
                 }
                 Action::AuthorityRemoved => {
                     let ids = before_ids.ok_or("removed an authority it did not have")?;
@@ -838,8 +888,8 @@ impl Sim {
         Ok(())
     }
 
-    fn arrive(&mut self, n: usize, inc: u64, id: RequestId, path: Path, body: Vec<u8>) -> Res {
-        let answer = self.ctl.resp.handle(path, &body, self.now.unix_secs());
+    fn arrive(&mut self, n: usize, inc: u64, id: RequestId, path: Path, body: Bytes) -> Res {
+        let answer = self.ctl.resp.handle(path, &body, self.now);
         let event = match answer {
             Err(e) => {
                 self.note(format!("  control refuses #{} of node {n}: {e}", id.0));
@@ -1179,7 +1229,10 @@ impl Sim {
                 Some(_) => {
                     let sig_ok = valid.get(&p.node_id).is_some_and(Option::is_some);
                     let obsolete = prev_keys.contains(&p.node_key);
-                    if admitted && ((!p.unsigned_peer_api_only && !sig_ok) || obsolete) {
+                    // A peer authorized before may keep that verdict while
+                    // a sync that may trust its new signer is in flight.
+                    let held = node.p.m.holding_for_sync() && matches!(v, Verdict::Authorized(_));
+                    if admitted && ((!p.unsigned_peer_api_only && !sig_ok && !held) || obsolete) {
                         return Err(format!(
                             "node {n}: ENFORCEMENT: peer {} admitted ({v:?}) but signature valid={sig_ok} obsolete={obsolete}",
                             p.node_id
@@ -1261,6 +1314,7 @@ impl Sim {
     /// warning agrees with control.
     fn settle_reliably(&mut self) -> Res {
         self.faults = Faults::default();
+        self.save_fail_pct = 0;
         for n in 0..self.nodes.len() {
             self.netmap(n)?;
         }
@@ -1272,6 +1326,7 @@ impl Sim {
             HealthIssue::UnrelatedChain,
             HealthIssue::DisablementRejected,
             HealthIssue::StateIdDisallowed,
+            HealthIssue::PersistFailed,
         ];
         for (n, node) in self.nodes.iter().enumerate() {
             let m = &node.p.m;
@@ -1420,8 +1475,10 @@ fn same_action(a: &Action, b: &Action) -> bool {
         (Action::AuthorityRemoved, Action::AuthorityRemoved) => true,
         (Action::PersistDisallowedStateIds(x), Action::PersistDisallowedStateIds(y)) => x == y,
         (
-            Action::AuthorityInstalled { head, keys },
-            Action::AuthorityInstalled { head: h2, keys: k2 },
+            Action::AuthorityInstalled { head, keys, .. },
+            Action::AuthorityInstalled {
+                head: h2, keys: k2, ..
+            },
         )
         | (
             Action::AuthorityChanged { head, keys },
@@ -1647,6 +1704,7 @@ fn the_simulation_reaches_every_behaviour() {
         "duplicated answer",
         "restart with authority",
         "one sync checked",
+        "save failed",
     ] {
         assert!(
             total.get(want).copied().unwrap_or(0) > 0,

@@ -379,7 +379,7 @@ impl Fixtures {
                 let l: Vec<Value> = ids.iter().map(|(a, b)| json!([a, b])).collect();
                 json!({ "disallowed": l })
             }
-            Action::AuthorityInstalled { head, keys } => {
+            Action::AuthorityInstalled { head, keys, .. } => {
                 json!({"installed": {"head": self.hash_name(head), "keys": self.render_keys(keys)}})
             }
             Action::AuthorityChanged { head, keys } => {
@@ -489,6 +489,8 @@ fn verdict_kind(v: &Verdict) -> &'static str {
         Verdict::Rejected(RejectReason::InvalidSignature(_)) => "invalid_signature",
         Verdict::Rejected(RejectReason::RotatedAway) => "rotated_away",
         Verdict::Rejected(_) => "rejected",
+        Verdict::Pending => "pending",
+        _ => "unknown",
     }
 }
 
@@ -503,6 +505,7 @@ fn health_name(h: HealthIssue) -> &'static str {
         HealthIssue::DisablementRejected => "disablement_rejected",
         HealthIssue::StateIdDisallowed => "state_id_disallowed",
         HealthIssue::StorageUnreadable => "storage_unreadable",
+        HealthIssue::PersistFailed => "persist_failed",
         _ => "unknown",
     }
 }
@@ -558,6 +561,9 @@ struct Replay {
     /// The model of the embedder's durable store (applied from actions).
     store: MemStorage,
     disallowed: Vec<(u64, u64)>,
+    /// The store before the last input's actions were applied (what a
+    /// `persist_failed` input rolls back to).
+    before_last: (MemStorage, Vec<(u64, u64)>),
     /// Actions of the last input not yet matched.
     pending: Vec<(Action, Value)>,
     print: bool,
@@ -602,10 +608,12 @@ impl Replay {
             fx.nl(&k);
         }
         let self_name = setup.get("node").and_then(Value::as_str).unwrap_or("self");
-        let mut config = Config::new(fx.node(self_name));
-        if let Some(m) = setup.get("mode") {
-            config.mode = parse_mode(m)?;
-        }
+        // The trace format's default mode is enforce.
+        let mode = match setup.get("mode") {
+            Some(m) => parse_mode(m)?,
+            None => Mode::Enforce,
+        };
+        let mut config = Config::new(fx.node(self_name), mode);
         if let Some(c) = setup.get("config").and_then(Value::as_object) {
             for (k, v) in c {
                 let n = v
@@ -652,6 +660,7 @@ impl Replay {
             now,
             epoch_ms,
             store,
+            before_last: (MemStorage::new(), Vec::new()),
             disallowed,
             pending: Vec::new(),
             print,
@@ -728,6 +737,24 @@ impl Replay {
             );
         }
         let now = self.now;
+        if let Some(reason) = input.get("persist_failed") {
+            // Every store action of the previous input failed: the store is
+            // what it was before them.
+            let reason = reason.as_str().ok_or("persist_failed: a reason")?;
+            (self.store, self.disallowed) = self.before_last.clone();
+            let stored = persisted(&self.store, &self.disallowed);
+            self.before_last = (self.store.clone(), self.disallowed.clone());
+            self.machine.handle_event(
+                now,
+                Event::PersistFailed {
+                    reason: reason.into(),
+                    stored,
+                },
+            );
+            self.drain();
+            return Ok(());
+        }
+        self.before_last = (self.store.clone(), self.disallowed.clone());
         match input {
             Value::String(s) => match s.as_str() {
                 "timeout" => self.machine.handle_timeout(now),

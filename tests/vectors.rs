@@ -17,6 +17,8 @@ mod chains;
 mod common;
 #[path = "vectors/decode.rs"]
 mod decode;
+#[path = "vectors/differential.rs"]
+mod differential;
 #[path = "vectors/ed25519.rs"]
 mod ed25519;
 #[path = "vectors/kdf.rs"]
@@ -40,6 +42,7 @@ fn handler_for(stem: &str) -> Option<Handler> {
         "aum" => Some(aum::case),
         "bootstrap" => Some(bootstrap::case),
         "decode" => Some(decode::case),
+        "differential" => Some(differential::case),
         "key" => Some(key::case),
         "ed25519" => Some(ed25519::case),
         "sig" | "hardening" => Some(sig::case),

@@ -31,6 +31,10 @@ impl TkaMachine {
             // the lock off): the failure warnings no longer apply.
             self.settled_for = Some(want);
             self.succeed();
+            if !self.unconfirmed_save {
+                // Memory matches the store and nothing is left to save.
+                self.health.remove(&HealthIssue::PersistFailed);
+            }
             return;
         }
         if self.blocked_for == Some(want) {
@@ -111,6 +115,10 @@ impl TkaMachine {
             );
             return;
         }
+        // Peers held for this state's sync are decided now, with the keys
+        // we have; retries do not hold them again.
+        self.waited_for = for_state;
+        self.sync_failures += 1;
         match f {
             Failure::Transient(issue, why) => {
                 self.attempts += 1;
@@ -170,13 +178,19 @@ impl TkaMachine {
             );
             return;
         };
+        let completes = matches!(what, Pending::Bootstrap { .. } | Pending::SyncSend);
         let result = match what {
             Pending::Bootstrap { enable } => self.on_bootstrap(now, sent_for, enable, body),
             Pending::SyncOffer => self.on_sync_offer(now, sent_for, body),
             Pending::SyncSend => self.on_sync_send(now, sent_for, body),
         };
-        if let Err(f) = result {
-            self.fail(now, sent_for, f);
+        match result {
+            Err(f) => self.fail(now, sent_for, f),
+            // An offer answered with our own head completes the exchange too.
+            Ok(()) if completes || self.in_flight.is_none() => {
+                self.last_successful_sync = Some(now)
+            }
+            Ok(()) => {}
         }
     }
 
@@ -251,14 +265,15 @@ impl TkaMachine {
         if !self.storage.is_empty() {
             // Stored AUMs that could not be opened: the embedder must drop
             // them too, or its store would not reopen to this authority.
-            self.actions.push_back(Action::RemoveAllState);
+            self.save(Action::RemoveAllState);
             self.health.remove(&HealthIssue::StorageUnreadable);
         }
         self.storage = fresh;
-        self.actions.push_back(Action::Persist(delta));
+        self.save(Action::Persist(delta));
         self.actions.push_back(Action::AuthorityInstalled {
             head: a.head(),
             keys: a.keys().to_vec(),
+            source: AuthoritySource::Bootstrapped,
         });
         self.authority = Some(a);
         self.just_enabled = true;
@@ -305,15 +320,20 @@ impl TkaMachine {
         };
         let missing = resp.missing_aums.unwrap_or_default();
         if !missing.is_empty() {
-            let mut aums = Vec::with_capacity(missing.len());
+            // Not sized by control's count; each AUM is checked as decoded
+            // (see `refuse_before_inform`) and moved, not copied, to inform.
+            let mut aums = Vec::new();
             for (i, b) in missing.iter().enumerate() {
                 let aum =
                     Aum::from_cbor(b).map_err(|e| transient(format!("MissingAUMs[{i}]: {e}")))?;
-                aums.push(aum);
+                crate::sync::refuse_before_inform(i, &aum)
+                    .map_err(|e| transient(format!("inform failed: {e}")))?;
+                aums.push(crate::storage::StoredAum::new(aum));
             }
+            drop(missing);
             let before = a.head();
             let mut rec = Recording::new(&mut self.storage);
-            let informed = a.inform(&mut rec, &aums, now.unix_secs());
+            let informed = a.inform_stored(&mut rec, aums, now.unix_secs());
             let delta = rec.delta;
             if let Err(e) = informed {
                 let unrelated = matches!(
@@ -328,6 +348,7 @@ impl TkaMachine {
                 });
             }
             if !delta.is_empty() {
+                self.unconfirmed_save = true;
                 self.actions.push_back(Action::Persist(delta));
             }
             if a.head() != before {
@@ -382,7 +403,7 @@ impl TkaMachine {
         if let Err(e) = compacted {
             self.log(Level::Warn, format!("tka compact: {e}"));
         } else if !delta.is_empty() {
-            self.actions.push_back(Action::Persist(delta));
+            self.save(Action::Persist(delta));
         }
         if let Some(msg) = desync {
             // Not an error for Go either, but Go syncs again at the next
@@ -399,7 +420,7 @@ impl TkaMachine {
         self.authority = None;
         self.storage = MemStorage::new();
         self.just_enabled = false;
-        self.actions.push_back(Action::RemoveAllState);
+        self.save(Action::RemoveAllState);
         self.actions.push_back(Action::AuthorityRemoved);
         self.health.remove(&HealthIssue::LockedOut);
         self.reevaluate();
@@ -411,8 +432,7 @@ impl TkaMachine {
         if !self.disallowed.contains(&ids) {
             self.disallowed.push(ids);
         }
-        self.actions
-            .push_back(Action::PersistDisallowedStateIds(self.disallowed.clone()));
+        self.save(Action::PersistDisallowedStateIds(self.disallowed.clone()));
         self.log(
             Level::Warn,
             format!(

@@ -13,11 +13,26 @@
 //! [`TkaMachine::poll_timeout`] (if any) and call
 //! [`TkaMachine::handle_timeout`]. Time must not go backwards.
 //!
+//! Store actions ([`Action::Persist`], [`Action::RemoveAllState`],
+//! [`Action::PersistDisallowedStateIds`]) must be carried out in order and
+//! durably before the next input. If one fails, skip the store actions after
+//! it and feed [`Event::PersistFailed`] with what the store holds now,
+//! before any other input: the machine reloads from it (so what it trusts
+//! is always what is stored), raises [`HealthIssue::PersistFailed`] and
+//! retries with backoff. Any other input after a save means the save
+//! succeeded.
+//!
+//! Within one netmap, feed [`Event::ControlState`] before the peers, so a
+//! sync toward a newer head is already in flight when they are checked
+//! (peers signed by a key it may bring are then [`Verdict::Pending`], not
+//! dropped; see [`TkaMachine::holding_for_sync`]).
+//!
 //! ```
-//! use tka::machine::{Action, Config, Event, Persisted, TkaMachine, Time};
+//! use tka::machine::{Action, Config, Event, Mode, Persisted, TkaMachine, Time};
 //! use tka::NodeKey;
 //!
-//! let mut m = TkaMachine::new(Config::new(NodeKey([1; 32])), Persisted::default(), Time::from_unix_secs(1_700_000_000));
+//! let config = Config::new(NodeKey([1; 32]), Mode::Enforce);
+//! let mut m = TkaMachine::new(config, Persisted::default(), Time::from_unix_secs(1_700_000_000));
 //! // Control's netmap says the lock is enabled at some head.
 //! m.handle_event(Time::from_unix_secs(1_700_000_001), Event::ControlState { enabled: true, head: None });
 //! while let Some(action) = m.poll_action() {
@@ -27,7 +42,11 @@
 //!             // channel; feed the answer back with handle_event(Event::Response { .. }).
 //!             let _ = (id, path, body);
 //!         }
-//!         Action::Persist(delta) => { /* write delta.committed, delete delta.purged */ let _ = delta; }
+//!         Action::Persist(delta) => {
+//!             // Write delta.committed, delete delta.purged; on failure feed
+//!             // Event::PersistFailed { reason, stored } before anything else.
+//!             let _ = delta;
+//!         }
 //!         Action::PeerVerdict(v) => { /* admit or drop the peer */ let _ = v; }
 //!         _ => {}
 //!     }
@@ -43,7 +62,8 @@ mod types;
 pub use peers::{Counters, NodeId, Peer, RejectReason, Verdict};
 pub use record::StorageDelta;
 pub use types::{
-    Action, Config, Event, HealthIssue, Level, Mode, PeerVerdict, Persisted, RequestId, Time,
+    Action, AuthoritySource, Config, Event, HealthIssue, Level, Mode, PeerVerdict, Persisted,
+    RequestId, Time,
 };
 
 use crate::authority::Authority;
@@ -54,8 +74,9 @@ use crate::sync::SyncOffer;
 use crate::wire::{self, Path, ToWire};
 use crate::Aum;
 use bytes::Bytes;
-use peers::VerdictCache;
+use peers::PeerSet;
 use record::Recording;
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
@@ -105,14 +126,61 @@ pub struct TkaMachine {
     next_id: u64,
     attempts: u32,
     retry_at: Option<Time>,
-    peers: BTreeMap<NodeId, Peer>,
+    peers: PeerSet,
     self_signature: Option<Bytes>,
+    /// The verdict shown for every known peer (pending rules applied).
     verdicts: BTreeMap<NodeId, Verdict>,
     emitted: BTreeMap<NodeId, PeerVerdict>,
-    cache: VerdictCache,
+    /// Peers whose shown verdict must be recomputed by `finish`.
+    dirty: BTreeSet<NodeId>,
+    /// Every peer's verdict is emitted again by `finish` (mode change).
+    emit_all: bool,
+    /// Peers refused only because their signer is not trusted (yet).
+    untrusted: BTreeSet<NodeId>,
+    /// A sync toward control's newer head is in flight: untrusted-signer
+    /// refusals are held as pending.
+    awaiting_keys: bool,
+    /// The control state whose sync already ended (or failed) once: no more
+    /// holding for it.
+    waited_for: Option<ControlState>,
     health: BTreeSet<HealthIssue>,
     reported_health: BTreeSet<HealthIssue>,
     actions: VecDeque<Action>,
+    /// A store action was emitted and no `PersistFailed` has come back yet.
+    unconfirmed_save: bool,
+    sync_attempts: u64,
+    sync_failures: u64,
+    last_successful_sync: Option<Time>,
+}
+
+/// A trusted key as `tlpub:<hex>` (the CLI's form), or its hex for a key
+/// of another kind.
+fn key_text(k: &crate::Key) -> String {
+    let public = k.public.as_deref().unwrap_or_default();
+    match <[u8; 32]>::try_from(public) {
+        Ok(b) if k.kind == crate::KeyKind::ED25519 => crate::NlPublic(b).to_tlpub(),
+        _ => data_encoding::HEXLOWER.encode(public),
+    }
+}
+
+/// What a status page shows: [`TkaMachine::status`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Status {
+    /// Observe or enforce.
+    pub mode: Mode,
+    /// The installed authority's head (base32), if any.
+    pub head: Option<String>,
+    /// The trusted keys (`tlpub:` text).
+    pub keys: Vec<String>,
+    /// The current health issues.
+    pub health: BTreeSet<HealthIssue>,
+    /// Verdict and sync figures.
+    pub counters: Counters,
+    /// Whether a request to control is in flight.
+    pub exchange_in_flight: bool,
+    /// Whether peers are held for a sync ([`TkaMachine::holding_for_sync`]).
+    pub holding_for_sync: bool,
 }
 
 impl fmt::Debug for TkaMachine {
@@ -131,16 +199,11 @@ impl TkaMachine {
     /// only ever received verified AUMs).
     pub fn new(config: Config, persisted: Persisted, now: Time) -> Self {
         let _ = now;
-        let mut storage = MemStorage::new();
-        for (aum, t) in persisted.aums {
-            storage.load_persisted(aum, t);
-        }
-        storage.load_last_active_ancestor(persisted.last_active_ancestor);
         let mut m = TkaMachine {
             config,
-            storage,
+            storage: MemStorage::new(),
             authority: None,
-            disallowed: persisted.disallowed_state_ids,
+            disallowed: Vec::new(),
             control: None,
             settled_for: None,
             blocked_for: None,
@@ -149,33 +212,128 @@ impl TkaMachine {
             next_id: 1,
             attempts: 0,
             retry_at: None,
-            peers: BTreeMap::new(),
+            peers: PeerSet::default(),
             self_signature: None,
             verdicts: BTreeMap::new(),
             emitted: BTreeMap::new(),
-            cache: VerdictCache::default(),
+            dirty: BTreeSet::new(),
+            emit_all: false,
+            untrusted: BTreeSet::new(),
+            awaiting_keys: false,
+            waited_for: None,
             health: BTreeSet::new(),
             reported_health: BTreeSet::new(),
             actions: VecDeque::new(),
+            unconfirmed_save: false,
+            sync_attempts: 0,
+            sync_failures: 0,
+            last_successful_sync: None,
         };
-        if !m.storage.is_empty() {
-            match Authority::open(&m.storage) {
+        m.load(persisted);
+        m.finish();
+        m
+    }
+
+    /// Replaces the in-memory state with what the embedder stored, and
+    /// reports how the authority changed.
+    fn load(&mut self, persisted: Persisted) {
+        let before = self.authority.take().map(|a| a.head());
+        let mut storage = MemStorage::new();
+        for (aum, t) in persisted.aums {
+            storage.load_persisted(aum, t);
+        }
+        storage.load_last_active_ancestor(persisted.last_active_ancestor);
+        self.storage = storage;
+        self.disallowed = persisted.disallowed_state_ids;
+        self.health.remove(&HealthIssue::StorageUnreadable);
+        if !self.storage.is_empty() {
+            match Authority::open(&self.storage) {
                 Ok(a) => {
-                    m.log(Level::Info, format!("tka initialized at head {}", a.head()));
-                    m.actions.push_back(Action::AuthorityInstalled {
-                        head: a.head(),
-                        keys: a.keys().to_vec(),
-                    });
-                    m.authority = Some(a);
+                    self.log(Level::Info, format!("tka initialized at head {}", a.head()));
+                    let (head, keys) = (a.head(), a.keys().to_vec());
+                    match before {
+                        None => self.actions.push_back(Action::AuthorityInstalled {
+                            head,
+                            keys,
+                            source: AuthoritySource::Loaded,
+                        }),
+                        Some(h) if h != head => self
+                            .actions
+                            .push_back(Action::AuthorityChanged { head, keys }),
+                        Some(_) => {}
+                    }
+                    self.authority = Some(a);
+                    return;
                 }
                 Err(e) => {
-                    m.log(Level::Warn, format!("opening stored AUMs failed: {e}"));
-                    m.health.insert(HealthIssue::StorageUnreadable);
+                    self.log(Level::Warn, format!("opening stored AUMs failed: {e}"));
+                    self.health.insert(HealthIssue::StorageUnreadable);
                 }
             }
         }
-        m.finish();
-        m
+        if before.is_some() {
+            self.actions.push_back(Action::AuthorityRemoved);
+        }
+    }
+
+    /// The store could not apply what the machine asked: reload from what it
+    /// holds and try the exchange again later.
+    fn on_persist_failed(&mut self, now: Time, reason: String, stored: Persisted) {
+        self.unconfirmed_save = false;
+        self.log(
+            Level::Warn,
+            format!("saving tailnet lock state failed: {reason}; reloading what is stored"),
+        );
+        self.in_flight = None;
+        self.settled_for = None;
+        self.just_enabled = false;
+        self.load(stored);
+        if self.authority.is_none() {
+            self.health.remove(&HealthIssue::LockedOut);
+        }
+        self.reevaluate();
+        self.check_self();
+        self.health.insert(HealthIssue::PersistFailed);
+        let state = self.control;
+        self.fail(
+            now,
+            state,
+            Failure::Transient(
+                HealthIssue::PersistFailed,
+                format!("saving state: {reason}"),
+            ),
+        );
+    }
+
+    /// A snapshot of what a status page shows (serializable).
+    pub fn status(&self) -> Status {
+        Status {
+            mode: self.config.mode,
+            head: self.authority.as_ref().map(|a| a.head().to_string()),
+            keys: self
+                .authority
+                .as_ref()
+                .map(|a| a.keys().iter().map(key_text).collect())
+                .unwrap_or_default(),
+            health: self.health.clone(),
+            counters: self.counters(),
+            exchange_in_flight: self.in_flight.is_some(),
+            holding_for_sync: self.awaiting_keys,
+        }
+    }
+
+    /// A store action the embedder carries out.
+    fn save(&mut self, action: Action) {
+        self.unconfirmed_save = true;
+        self.actions.push_back(action);
+    }
+
+    /// An input other than `PersistFailed` arrived: the saves emitted since
+    /// the last input succeeded.
+    fn confirm_saves(&mut self) {
+        if std::mem::take(&mut self.unconfirmed_save) {
+            self.health.remove(&HealthIssue::PersistFailed);
+        }
     }
 
     /// The next action, or `None` when there is nothing more to do until
@@ -205,9 +363,31 @@ impl TkaMachine {
         &self.verdicts
     }
 
-    /// Figures over the current peer set.
+    /// Figures over the current peer set, and the exchange with control.
     pub fn counters(&self) -> Counters {
-        peers::count(&self.verdicts)
+        Counters {
+            sync_attempts: self.sync_attempts,
+            sync_failures: self.sync_failures,
+            last_successful_sync: self.last_successful_sync,
+            ..peers::count(&self.verdicts)
+        }
+    }
+
+    /// The peer with this node ID, as last given.
+    pub fn peer(&self, id: NodeId) -> Option<&Peer> {
+        self.peers.peer(id)
+    }
+
+    /// Whether a request to control is in flight.
+    pub fn exchange_in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Whether peers signed by keys this node does not trust yet are being
+    /// held ([`Verdict::Pending`], or their earlier `Authorized` verdict
+    /// kept) because a sync toward control's newer head is in flight.
+    pub fn holding_for_sync(&self) -> bool {
+        self.awaiting_keys
     }
 
     /// The current health issues.
@@ -223,14 +403,15 @@ impl TkaMachine {
     /// Changes the mode; every peer's verdict is emitted again.
     pub fn set_mode(&mut self, now: Time, mode: Mode) {
         let _ = now;
+        self.confirm_saves();
         self.config.mode = mode;
-        self.emitted.clear();
-        self.reevaluate();
+        self.emit_all = true;
         self.finish();
     }
 
     /// Time passed: fires request deadlines and retries.
     pub fn handle_timeout(&mut self, now: Time) {
+        self.confirm_saves();
         self.check_deadline(now);
         self.drive(now);
         self.finish();
@@ -238,6 +419,9 @@ impl TkaMachine {
 
     /// Handles one input at time `now`.
     pub fn handle_event(&mut self, now: Time, event: Event) {
+        if !matches!(event, Event::PersistFailed { .. }) {
+            self.confirm_saves();
+        }
         self.check_deadline(now);
         match event {
             Event::ControlState { enabled, head } => {
@@ -267,33 +451,41 @@ impl TkaMachine {
                 }
             }
             Event::PeerUpserted(p) => {
-                self.peers.insert(p.node_id, p);
-                self.reevaluate();
+                let touched = self.peers.upsert(self.authority.as_ref(), p);
+                self.dirty.extend(touched);
             }
             Event::PeerRemoved(id) => {
-                self.peers.remove(&id);
-                self.emitted.remove(&id);
-                self.reevaluate();
+                let touched = self.peers.remove(id);
+                self.forget_peer(id);
+                self.dirty.extend(touched);
             }
             Event::PeersReplaced(list) => {
                 // An unchanged netmap (in node-ID order, as control sends
                 // it) changes no verdict: skip the sweep entirely.
                 let unchanged = list.len() == self.peers.len()
-                    && list.iter().zip(self.peers.values()).all(|(a, b)| a == b);
-                if unchanged {
-                    self.drive(now);
-                    self.finish();
-                    return;
+                    && list.iter().zip(self.peers.peers()).all(|(a, b)| a == b);
+                if !unchanged {
+                    let gone: Vec<NodeId> = {
+                        let new: BTreeSet<NodeId> = list.iter().map(|p| p.node_id).collect();
+                        self.verdicts
+                            .keys()
+                            .copied()
+                            .filter(|id| !new.contains(id))
+                            .collect()
+                    };
+                    for id in gone {
+                        self.forget_peer(id);
+                    }
+                    self.peers.replace(self.authority.as_ref(), list);
+                    self.dirty.extend(self.peers.ids());
                 }
-                self.peers = list.into_iter().map(|p| (p.node_id, p)).collect();
-                self.emitted.retain(|id, _| self.peers.contains_key(id));
-                self.reevaluate();
             }
             Event::SelfSignature(sig) => {
                 self.self_signature = Some(sig);
                 self.check_self();
             }
             Event::LocalDisable => self.local_disable(),
+            Event::PersistFailed { reason, stored } => self.on_persist_failed(now, reason, stored),
         }
         self.drive(now);
         self.finish();
@@ -341,6 +533,11 @@ impl TkaMachine {
         path: Path,
         body: Vec<u8>,
     ) {
+        let body = Bytes::from(body);
+        if !matches!(what, Pending::SyncSend) {
+            // sync/send is the second half of the exchange its offer began.
+            self.sync_attempts += 1;
+        }
         let id = RequestId(self.next_id);
         self.next_id += 1;
         self.in_flight = Some(InFlight {
@@ -355,7 +552,18 @@ impl TkaMachine {
 
     fn check_self(&mut self) {
         let locked_out = match (&self.authority, &self.self_signature) {
-            (Some(a), Some(sig)) => a.node_key_authorized(&self.config.node_key, sig).is_err(),
+            (Some(a), Some(sig)) => match a.node_key_authorized(&self.config.node_key, sig) {
+                Ok(_) => false,
+                // Our signer may be trusted once the sync in flight settles.
+                Err(e)
+                    if self.awaiting_keys
+                        && Verdict::Rejected(RejectReason::InvalidSignature(e.clone()))
+                            .untrusted_signer() =>
+                {
+                    return
+                }
+                Err(_) => true,
+            },
             _ => false,
         };
         if locked_out {
@@ -365,48 +573,114 @@ impl TkaMachine {
         }
     }
 
-    /// Recomputes every peer's verdict and emits the ones that changed.
+    /// The authority changed: every peer is checked again.
     fn reevaluate(&mut self) {
-        self.verdicts = peers::evaluate(self.authority.as_ref(), &self.peers, &mut self.cache);
+        self.peers.rebuild(self.authority.as_ref());
+        self.dirty.extend(self.peers.ids());
+    }
+
+    fn forget_peer(&mut self, id: NodeId) {
+        self.verdicts.remove(&id);
+        self.emitted.remove(&id);
+        self.untrusted.remove(&id);
+        self.dirty.remove(&id);
+    }
+
+    /// Whether a sync toward control's newer head is in flight, so a peer
+    /// signed by a key we do not trust yet may be trusted once it settles
+    /// (Go finishes `tkaSyncIfNeeded` before `tkaFilterNetmapLocked`).
+    fn sync_may_add_keys(&self) -> bool {
+        let (Some(f), Some(c), Some(a)) = (&self.in_flight, self.control, &self.authority) else {
+            return false;
+        };
+        c.enabled
+            && matches!(f.what, Pending::SyncOffer | Pending::SyncSend)
+            && f.for_state == Some(c)
+            && c.head != Some(a.head())
+            && self.waited_for != Some(c)
+    }
+
+    /// Recomputes the shown verdict of the dirty peers and emits the ones
+    /// that changed.
+    fn emit_verdicts(&mut self) {
+        let awaiting = self.sync_may_add_keys();
+        if awaiting != self.awaiting_keys {
+            self.awaiting_keys = awaiting;
+            self.dirty.extend(self.untrusted.iter().copied());
+            self.check_self();
+        }
+        let ids: Vec<NodeId> = if self.emit_all {
+            self.dirty.clear();
+            self.peers.ids().collect()
+        } else {
+            std::mem::take(&mut self.dirty).into_iter().collect()
+        };
+        let force = std::mem::take(&mut self.emit_all);
         let observe = self.config.mode == Mode::Observe;
-        let mut out = Vec::new();
-        for (id, verdict) in &self.verdicts {
-            let Some(peer) = self.peers.get(id) else {
+        for id in ids {
+            let (Some(checked), Some(peer)) = (self.peers.verdict(id), self.peers.peer(id)) else {
+                self.forget_peer(id);
                 continue;
             };
-            let pv = PeerVerdict {
-                node_id: *id,
-                node_key: peer.node_key,
-                verdict: verdict.clone(),
-                admitted: observe || verdict.admits(),
+            let node_key = peer.node_key;
+            let shown = if checked.untrusted_signer() {
+                self.untrusted.insert(id);
+                match self.emitted.get(&id) {
+                    // A peer authorized before (same node key) keeps that
+                    // verdict until the sync settles, as Go keeps the last
+                    // filtered netmap while it syncs.
+                    Some(prev)
+                        if awaiting
+                            && prev.node_key == node_key
+                            && matches!(prev.verdict, Verdict::Authorized(_)) =>
+                    {
+                        prev.verdict.clone()
+                    }
+                    _ if awaiting => Verdict::Pending,
+                    _ => checked,
+                }
+            } else {
+                self.untrusted.remove(&id);
+                checked
             };
-            if self.emitted.get(id) != Some(&pv) {
-                out.push(pv);
+            let pv = PeerVerdict {
+                node_id: id,
+                node_key,
+                admitted: observe || shown.admits(),
+                verdict: shown.clone(),
+            };
+            self.verdicts.insert(id, shown);
+            if !force && self.emitted.get(&id) == Some(&pv) {
+                continue;
             }
-        }
-        for pv in out {
-            if let Verdict::Rejected(r) = &pv.verdict {
-                let why = match r {
-                    RejectReason::MissingSignature => "missing signature".to_string(),
-                    RejectReason::InvalidSignature(e) => format!("failed signature check: {e}"),
-                    RejectReason::RotatedAway => "key rotation".to_string(),
-                };
-                let verb = if pv.admitted {
-                    "would drop"
-                } else {
-                    "is dropping"
-                };
-                self.log(
-                    Level::Warn,
-                    format!("Tailnet lock {verb} peer {} due to {why}", pv.node_id),
-                );
+            match &pv.verdict {
+                Verdict::Rejected(r) => {
+                    let verb = if pv.admitted {
+                        "would drop"
+                    } else {
+                        "is dropping"
+                    };
+                    self.log(
+                        Level::Warn,
+                        format!("Tailnet lock {verb} peer {} due to {r}", pv.node_id),
+                    );
+                }
+                Verdict::Pending => self.log(
+                    Level::Info,
+                    format!(
+                        "Tailnet lock holds peer {}: its signer is not trusted yet and a sync with control is in flight",
+                        pv.node_id
+                    ),
+                ),
+                _ => {}
             }
-            self.emitted.insert(pv.node_id, pv.clone());
+            self.emitted.insert(id, pv.clone());
             self.actions.push_back(Action::PeerVerdict(pv));
         }
     }
 
     fn finish(&mut self) {
+        self.emit_verdicts();
         if self.health != self.reported_health {
             self.reported_health = self.health.clone();
             self.actions

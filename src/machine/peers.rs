@@ -6,12 +6,15 @@
 //! which carries its proof; the other admitting verdicts say why no check
 //! ran (no authority: fail-open as Go; a peer-API-only peer).
 
+use super::types::Time;
 use crate::authority::Authority;
 use crate::hash::AumHash;
 use crate::key::NodeKey;
 use crate::sig::{Authorized, NksError, SigKind};
 use bytes::Bytes;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
 
 /// A peer's identifier in the control plane's netmap.
 pub type NodeId = i64;
@@ -45,6 +48,7 @@ pub enum RejectReason {
 
 /// What the machine decided about a peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verdict {
     /// The signature verified under the current authority.
     Authorized(Authorized),
@@ -54,17 +58,36 @@ pub enum Verdict {
     PeerApiOnly,
     /// Refused.
     Rejected(RejectReason),
+    /// Signed by a key that is not trusted yet, while a sync toward control's
+    /// newer head is in flight: decided when the sync settles (or gives up).
+    /// Not admitted in enforce mode; not counted as a rejection.
+    Pending,
 }
 
 impl Verdict {
     /// Whether enforcement admits the peer.
     pub fn admits(&self) -> bool {
-        !matches!(self, Verdict::Rejected(_))
+        !matches!(self, Verdict::Rejected(_) | Verdict::Pending)
+    }
+
+    /// Whether this verdict refuses the peer only because its signer is not
+    /// trusted (yet): the one refusal a pending sync may overturn.
+    pub(crate) fn untrusted_signer(&self) -> bool {
+        fn key_not_found(e: &NksError) -> bool {
+            match e {
+                NksError::KeyNotFound => true,
+                NksError::Nested(inner) => key_not_found(inner),
+                _ => false,
+            }
+        }
+        matches!(self, Verdict::Rejected(RejectReason::InvalidSignature(e)) if key_not_found(e))
     }
 }
 
-/// Peer-verdict figures over the current peer set.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Peer-verdict figures over the current peer set, and the exchange with
+/// control so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Counters {
     /// Peers whose signature verified.
     pub authorized: usize,
@@ -78,151 +101,379 @@ pub struct Counters {
     pub peer_api_only: usize,
     /// Peers admitted because no authority is installed.
     pub unfiltered: usize,
+    /// Peers waiting for a sync that may trust their signer.
+    pub pending: usize,
     /// Peers enforcement would refuse (in observe mode these are admitted).
     pub would_reject: usize,
+    /// Exchanges with control started (bootstrap, sync, disablement),
+    /// retries included.
+    pub sync_attempts: u64,
+    /// Exchanges that failed (transport, timeout, bad answer, verification,
+    /// a failed save).
+    pub sync_failures: u64,
+    /// When an exchange with control last completed.
+    pub last_successful_sync: Option<Time>,
 }
 
 /// Verification results for one authority head, keyed by node key and
 /// signature bytes.
 #[derive(Default)]
-pub(crate) struct VerdictCache {
+struct VerdictCache {
     head: Option<AumHash>,
     entries: HashMap<(NodeKey, Bytes), Result<Authorized, NksError>>,
 }
 
 impl VerdictCache {
+    fn reset_for(&mut self, authority: &Authority) {
+        if self.head != Some(authority.head()) {
+            self.entries.clear();
+            self.head = Some(authority.head());
+        }
+    }
+
     fn check(
         &mut self,
         authority: &Authority,
         key: &NodeKey,
         sig: &Bytes,
     ) -> Result<Authorized, NksError> {
-        if self.head != Some(authority.head()) {
-            self.entries.clear();
-            self.head = Some(authority.head());
-        }
+        self.reset_for(authority);
         self.entries
             .entry((*key, sig.clone()))
             .or_insert_with(|| authority.node_key_authorized(key, sig))
             .clone()
     }
-
-    /// Drops entries for keys no longer present.
-    fn retain(&mut self, live: &HashSet<(NodeKey, Bytes)>) {
-        if self.entries.len() > live.len() {
-            self.entries.retain(|k, _| live.contains(k));
-        }
-    }
 }
 
-/// Computes verdicts for every peer (Go's `tkaFilterNetmapLocked`, applied
-/// to the whole known set so rotation obsolescence is always complete).
-pub(crate) fn evaluate(
-    authority: Option<&Authority>,
-    peers: &BTreeMap<NodeId, Peer>,
-    cache: &mut VerdictCache,
-) -> BTreeMap<NodeId, Verdict> {
-    let Some(authority) = authority else {
-        return peers.keys().map(|id| (*id, Verdict::Unfiltered)).collect();
-    };
-    let mut out = BTreeMap::new();
-    // Uncached Direct signatures are checked as one batch first.
-    let fresh: Vec<(NodeKey, &[u8])> = peers
-        .values()
-        .filter(|p| !p.unsigned_peer_api_only && !p.signature.is_empty())
-        .filter(|p| {
-            cache.head != Some(authority.head())
-                || !cache
-                    .entries
-                    .contains_key(&(p.node_key, p.signature.clone()))
-        })
-        .map(|p| (p.node_key, &p.signature[..]))
-        .collect();
-    if fresh.len() > 1 {
-        if cache.head != Some(authority.head()) {
-            cache.entries.clear();
-            cache.head = Some(authority.head());
-        }
-        let results = authority.node_keys_authorized(&fresh);
-        for ((key, sig), r) in fresh.iter().zip(results) {
-            cache.entries.insert((*key, Bytes::copy_from_slice(sig)), r);
+/// What one peer contributes to rotation obsolescence.
+struct Rotation {
+    /// Earlier node keys of its chain: all obsolete.
+    prev: Vec<NodeKey>,
+    /// The wrapping key of its initial Direct signature (the group it
+    /// competes in), or `None` for a Credential-rooted chain.
+    group: Option<Vec<u8>>,
+}
+
+struct Entry {
+    peer: Peer,
+    /// The verdict before rotation obsolescence.
+    base: Verdict,
+    rotation: Option<Rotation>,
+}
+
+/// The known peers and their verdicts, kept up to date one peer at a time
+/// (Go's `tkaFilterNetmapLocked` and `rotationTracker`, made incremental).
+///
+/// A peer's verdict is its own signature check, unless its node key is
+/// obsolete: named as an earlier key by a verified rotation chain, or a loser
+/// in a group of Direct-rooted chains that share a wrapping key. Reference
+/// counts and per-group results are maintained as peers come and go, so an
+/// upsert or removal costs that peer's check plus the work on its group and
+/// the keys whose obsolescence changed; [`PeerSet::rebuild`] recomputes
+/// everything (when the authority changes).
+#[derive(Default)]
+pub(crate) struct PeerSet {
+    entries: BTreeMap<NodeId, Entry>,
+    by_key: HashMap<NodeKey, BTreeSet<NodeId>>,
+    /// How many verified rotation chains name a key as an earlier key.
+    prev_refs: HashMap<NodeKey, usize>,
+    /// Direct-rooted rotation chains by wrapping key: member -> (key, chain length).
+    groups: HashMap<Vec<u8>, BTreeMap<NodeId, (NodeKey, usize)>>,
+    /// The keys each group rejects.
+    group_losers: HashMap<Vec<u8>, Vec<NodeKey>>,
+    /// How many groups reject a key.
+    loser_refs: HashMap<NodeKey, usize>,
+    cache: VerdictCache,
+}
+
+/// Collects what one change touched, resolved by [`PeerSet::settle`].
+#[derive(Default)]
+struct Touched {
+    keys: HashSet<NodeKey>,
+    prev_changed: Vec<NodeKey>,
+    groups: HashSet<Vec<u8>>,
+}
+
+impl PeerSet {
+    /// The number of known peers.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The peer with this ID.
+    pub(crate) fn peer(&self, id: NodeId) -> Option<&Peer> {
+        self.entries.get(&id).map(|e| &e.peer)
+    }
+
+    /// The peers in node-ID order.
+    pub(crate) fn peers(&self) -> impl Iterator<Item = &Peer> {
+        self.entries.values().map(|e| &e.peer)
+    }
+
+    /// Every known peer's ID, in order.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.entries.keys().copied()
+    }
+
+    /// A peer's verdict with rotation obsolescence applied.
+    pub(crate) fn verdict(&self, id: NodeId) -> Option<Verdict> {
+        let e = self.entries.get(&id)?;
+        if self.obsolete(&e.peer.node_key) {
+            Some(Verdict::Rejected(RejectReason::RotatedAway))
+        } else {
+            Some(e.base.clone())
         }
     }
-    let mut tracker = RotationTracker::default();
-    for p in peers.values() {
-        let v = if p.unsigned_peer_api_only {
-            Verdict::PeerApiOnly
-        } else if p.signature.is_empty() {
-            Verdict::Rejected(RejectReason::MissingSignature)
+
+    fn obsolete(&self, key: &NodeKey) -> bool {
+        self.prev_refs.get(key).is_some_and(|n| *n > 0)
+            || self.loser_refs.get(key).is_some_and(|n| *n > 0)
+    }
+
+    fn check(&mut self, authority: Option<&Authority>, peer: Peer) -> Entry {
+        let Some(authority) = authority else {
+            return Entry {
+                peer,
+                base: Verdict::Unfiltered,
+                rotation: None,
+            };
+        };
+        let (base, rotation) = if peer.unsigned_peer_api_only {
+            (Verdict::PeerApiOnly, None)
+        } else if peer.signature.is_empty() {
+            (Verdict::Rejected(RejectReason::MissingSignature), None)
         } else {
-            match cache.check(authority, &p.node_key, &p.signature) {
+            match self.cache.check(authority, &peer.node_key, &peer.signature) {
                 Ok(a) => {
-                    tracker.add(p.node_key, &a);
-                    Verdict::Authorized(a)
+                    let rotation = a.rotation().map(|rd| Rotation {
+                        prev: rd.prev_node_keys.clone(),
+                        group: (rd.initial_sig.sig_kind == SigKind::DIRECT)
+                            .then(|| rd.initial_sig.wrapping_pubkey.clone().unwrap_or_default()),
+                    });
+                    (Verdict::Authorized(a), rotation)
                 }
-                Err(e) => Verdict::Rejected(RejectReason::InvalidSignature(e)),
+                Err(e) => (Verdict::Rejected(RejectReason::InvalidSignature(e)), None),
             }
         };
-        out.insert(p.node_id, v);
+        Entry {
+            peer,
+            base,
+            rotation,
+        }
     }
-    let obsolete = tracker.obsolete_keys();
-    if !obsolete.is_empty() {
-        for p in peers.values() {
-            if obsolete.contains(&p.node_key) {
-                out.insert(p.node_id, Verdict::Rejected(RejectReason::RotatedAway));
+
+    fn link(&mut self, id: NodeId, e: &Entry, t: &mut Touched) {
+        t.keys.insert(e.peer.node_key);
+        self.by_key.entry(e.peer.node_key).or_default().insert(id);
+        let Some(r) = &e.rotation else { return };
+        for k in &r.prev {
+            let n = self.prev_refs.entry(*k).or_insert(0);
+            *n += 1;
+            if *n == 1 {
+                t.prev_changed.push(*k);
             }
         }
-    }
-    let live: HashSet<(NodeKey, Bytes)> = peers
-        .values()
-        .map(|p| (p.node_key, p.signature.clone()))
-        .collect();
-    cache.retain(&live);
-    out
-}
-
-/// Go's `rotationTracker`: every earlier key of a rotation chain is
-/// obsolete; among chains that start from the same Direct signature's
-/// wrapping key, only the longest survives, and a tie rejects them all.
-/// Chains starting from a Credential are exempt from the uniqueness rule.
-#[derive(Default)]
-struct RotationTracker {
-    obsolete: HashSet<NodeKey>,
-    by_wrapping_key: BTreeMap<Vec<u8>, Vec<(NodeKey, usize)>>,
-}
-
-impl RotationTracker {
-    fn add(&mut self, key: NodeKey, a: &Authorized) {
-        let Some(rd) = a.rotation() else { return };
-        self.obsolete.extend(rd.prev_node_keys.iter().copied());
-        if rd.initial_sig.sig_kind != SigKind::DIRECT {
-            return;
+        if let Some(g) = &r.group {
+            self.groups
+                .entry(g.clone())
+                .or_default()
+                .insert(id, (e.peer.node_key, r.prev.len()));
+            t.groups.insert(g.clone());
         }
-        let wp = rd.initial_sig.wrapping_pubkey.clone().unwrap_or_default();
-        self.by_wrapping_key
-            .entry(wp)
-            .or_default()
-            .push((key, rd.prev_node_keys.len()));
     }
 
-    fn obsolete_keys(mut self) -> HashSet<NodeKey> {
-        for group in self.by_wrapping_key.values() {
-            let mut v: Vec<(NodeKey, usize)> = group
-                .iter()
-                .copied()
-                .filter(|(k, _)| !self.obsolete.contains(k))
-                .collect();
-            if v.is_empty() {
+    fn unlink(&mut self, id: NodeId, e: &Entry, t: &mut Touched) {
+        t.keys.insert(e.peer.node_key);
+        if let Some(ids) = self.by_key.get_mut(&e.peer.node_key) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.by_key.remove(&e.peer.node_key);
+            }
+        }
+        let Some(r) = &e.rotation else { return };
+        for k in &r.prev {
+            if let Some(n) = self.prev_refs.get_mut(k) {
+                *n -= 1;
+                if *n == 0 {
+                    self.prev_refs.remove(k);
+                    t.prev_changed.push(*k);
+                }
+            }
+        }
+        if let Some(g) = &r.group {
+            if let Some(members) = self.groups.get_mut(g) {
+                members.remove(&id);
+            }
+            t.groups.insert(g.clone());
+        }
+    }
+
+    /// Recomputes the touched groups and returns the peers whose verdict
+    /// may have changed.
+    fn settle(&mut self, mut t: Touched) -> BTreeSet<NodeId> {
+        // A key that became (or stopped being) an earlier key of some chain
+        // joins or leaves the competition in the group of its own chain.
+        for k in &t.prev_changed {
+            t.keys.insert(*k);
+            for id in self.by_key.get(k).into_iter().flatten() {
+                if let Some(g) = self
+                    .entries
+                    .get(id)
+                    .and_then(|e| e.rotation.as_ref())
+                    .and_then(|r| r.group.as_ref())
+                {
+                    t.groups.insert(g.clone());
+                }
+            }
+        }
+        for g in t.groups {
+            for k in self.group_losers.remove(&g).unwrap_or_default() {
+                if let Some(n) = self.loser_refs.get_mut(&k) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.loser_refs.remove(&k);
+                    }
+                }
+                t.keys.insert(k);
+            }
+            let Some(members) = self.groups.get(&g) else {
+                continue;
+            };
+            if members.is_empty() {
+                self.groups.remove(&g);
                 continue;
             }
-            v.sort_by_key(|e| std::cmp::Reverse(e.1));
-            if v.len() >= 2 && v[0].1 == v[1].1 {
-                self.obsolete.extend(v.iter().map(|(k, _)| *k));
-            } else {
-                self.obsolete.extend(v[1..].iter().map(|(k, _)| *k));
+            let losers = group_losers(members, &self.prev_refs);
+            for k in &losers {
+                *self.loser_refs.entry(*k).or_insert(0) += 1;
+                t.keys.insert(*k);
+            }
+            self.group_losers.insert(g, losers);
+        }
+        t.keys
+            .iter()
+            .flat_map(|k| self.by_key.get(k).into_iter().flatten().copied())
+            .collect()
+    }
+
+    /// Adds or replaces one peer; returns the peers whose verdict may have
+    /// changed (the peer itself, and those its rotation chain touches).
+    pub(crate) fn upsert(&mut self, authority: Option<&Authority>, peer: Peer) -> BTreeSet<NodeId> {
+        let id = peer.node_id;
+        let mut t = Touched::default();
+        if let Some(old) = self.entries.remove(&id) {
+            self.unlink(id, &old, &mut t);
+        }
+        let e = self.check(authority, peer);
+        self.link(id, &e, &mut t);
+        self.entries.insert(id, e);
+        self.trim_cache();
+        self.settle(t)
+    }
+
+    /// Removes one peer; returns the other peers whose verdict may have
+    /// changed.
+    pub(crate) fn remove(&mut self, id: NodeId) -> BTreeSet<NodeId> {
+        let Some(old) = self.entries.remove(&id) else {
+            return BTreeSet::new();
+        };
+        let mut t = Touched::default();
+        self.unlink(id, &old, &mut t);
+        self.settle(t)
+    }
+
+    /// Replaces the whole set and recomputes every verdict (uncached
+    /// Direct signatures are checked as one batch).
+    pub(crate) fn replace(&mut self, authority: Option<&Authority>, peers: Vec<Peer>) {
+        let cache = std::mem::take(&mut self.cache);
+        *self = PeerSet {
+            cache,
+            ..PeerSet::default()
+        };
+        if let Some(authority) = authority {
+            self.cache.reset_for(authority);
+            let fresh: Vec<(NodeKey, &[u8])> = peers
+                .iter()
+                .filter(|p| !p.unsigned_peer_api_only && !p.signature.is_empty())
+                .filter(|p| {
+                    !self
+                        .cache
+                        .entries
+                        .contains_key(&(p.node_key, p.signature.clone()))
+                })
+                .map(|p| (p.node_key, &p.signature[..]))
+                .collect();
+            if fresh.len() > 1 {
+                let results = authority.node_keys_authorized(&fresh);
+                for ((key, sig), r) in fresh.iter().zip(results) {
+                    self.cache
+                        .entries
+                        .insert((*key, Bytes::copy_from_slice(sig)), r);
+                }
             }
         }
-        self.obsolete
+        let mut t = Touched::default();
+        for p in peers {
+            let id = p.node_id;
+            if let Some(old) = self.entries.remove(&id) {
+                self.unlink(id, &old, &mut t);
+            }
+            let e = self.check(authority, p);
+            self.link(id, &e, &mut t);
+            self.entries.insert(id, e);
+        }
+        self.settle(t);
+        let live: HashSet<(NodeKey, Bytes)> = self
+            .peers()
+            .map(|p| (p.node_key, p.signature.clone()))
+            .collect();
+        self.cache.entries.retain(|k, _| live.contains(k));
+    }
+
+    /// Recomputes every verdict under `authority` (after it changed).
+    pub(crate) fn rebuild(&mut self, authority: Option<&Authority>) {
+        let peers: Vec<Peer> = std::mem::take(&mut self.entries)
+            .into_values()
+            .map(|e| e.peer)
+            .collect();
+        self.replace(authority, peers);
+    }
+
+    /// Keeps the cache within a constant factor of the peer set, so that
+    /// single upserts (whose old signatures stay cached) cannot grow it
+    /// without bound; amortised O(1) per upsert.
+    fn trim_cache(&mut self) {
+        if self.cache.entries.len() > 2 * self.entries.len() + 64 {
+            let live: HashSet<(NodeKey, Bytes)> = self
+                .peers()
+                .map(|p| (p.node_key, p.signature.clone()))
+                .collect();
+            self.cache.entries.retain(|k, _| live.contains(k));
+        }
+    }
+}
+
+/// Go's rule for one group of Direct-rooted rotation chains sharing a
+/// wrapping key: chains whose own key is an earlier key of another chain
+/// do not compete; of the rest the longest survives, and a tie for longest
+/// rejects them all.
+fn group_losers(
+    members: &BTreeMap<NodeId, (NodeKey, usize)>,
+    prev_refs: &HashMap<NodeKey, usize>,
+) -> Vec<NodeKey> {
+    let mut v: Vec<(NodeKey, usize)> = members
+        .values()
+        .copied()
+        .filter(|(k, _)| !prev_refs.contains_key(k))
+        .collect();
+    if v.is_empty() {
+        return v.into_iter().map(|(k, _)| k).collect();
+    }
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
+    if v.len() >= 2 && v[0].1 == v[1].1 {
+        v.into_iter().map(|(k, _)| k).collect()
+    } else {
+        v[1..].iter().map(|(k, _)| *k).collect()
     }
 }
 
@@ -234,6 +485,7 @@ pub(crate) fn count(verdicts: &BTreeMap<NodeId, Verdict>) -> Counters {
             Verdict::Authorized(_) => c.authorized += 1,
             Verdict::Unfiltered => c.unfiltered += 1,
             Verdict::PeerApiOnly => c.peer_api_only += 1,
+            Verdict::Pending => c.pending += 1,
             Verdict::Rejected(r) => {
                 c.would_reject += 1;
                 match r {
@@ -245,4 +497,58 @@ pub(crate) fn count(verdicts: &BTreeMap<NodeId, Verdict>) -> Counters {
         }
     }
     c
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RejectReason::MissingSignature => f.write_str("missing signature"),
+            RejectReason::InvalidSignature(e) => write!(f, "failed signature check: {e}"),
+            RejectReason::RotatedAway => f.write_str("key rotation"),
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Authorized(a) if a.rotation().is_some() => {
+                f.write_str("authorized (rotated key)")
+            }
+            Verdict::Authorized(_) => f.write_str("authorized"),
+            Verdict::Unfiltered => f.write_str("unfiltered (no authority)"),
+            Verdict::PeerApiOnly => f.write_str("peer-API only (not checked)"),
+            Verdict::Rejected(r) => write!(f, "rejected: {r}"),
+            Verdict::Pending => f.write_str("pending (waiting for a sync with control)"),
+        }
+    }
+}
+
+impl Verdict {
+    /// A short machine-readable name: `authorized`, `unfiltered`,
+    /// `peer_api_only`, `missing_signature`, `invalid_signature`,
+    /// `rotated_away` or `pending`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Verdict::Authorized(_) => "authorized",
+            Verdict::Unfiltered => "unfiltered",
+            Verdict::PeerApiOnly => "peer_api_only",
+            Verdict::Rejected(RejectReason::MissingSignature) => "missing_signature",
+            Verdict::Rejected(RejectReason::InvalidSignature(_)) => "invalid_signature",
+            Verdict::Rejected(RejectReason::RotatedAway) => "rotated_away",
+            Verdict::Pending => "pending",
+        }
+    }
+}
+
+/// Serialized as `{"kind": KIND, "detail": TEXT}` ([`Verdict::kind`] and
+/// the `Display` text).
+impl Serialize for Verdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Verdict", 2)?;
+        st.serialize_field("kind", self.kind())?;
+        st.serialize_field("detail", &self.to_string())?;
+        st.end()
+    }
 }

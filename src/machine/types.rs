@@ -7,30 +7,15 @@ use crate::hash::AumHash;
 use crate::key::{Key, NodeKey};
 use crate::storage::{Storage, StorageError, StoredAum};
 use crate::wire::Path;
+pub use crate::Time;
 use bytes::Bytes;
+use serde::Serialize;
 use std::collections::BTreeSet;
-
-/// Wall-clock time in milliseconds since the Unix epoch, always passed in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Time(pub u64);
-
-impl Time {
-    /// From whole seconds since the epoch.
-    pub fn from_unix_secs(s: u64) -> Self {
-        Time(s.saturating_mul(1000))
-    }
-    /// Whole seconds since the epoch.
-    pub fn unix_secs(self) -> u64 {
-        self.0 / 1000
-    }
-    /// This time plus `ms` milliseconds.
-    pub fn plus_ms(self, ms: u64) -> Self {
-        Time(self.0.saturating_add(ms))
-    }
-}
+use std::fmt;
 
 /// Whether rejected peers are dropped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Verify and log: every peer is admitted; verdicts say what enforcement
     /// would have done.
@@ -62,13 +47,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults: enforce, capability version 145, 60 s request timeout,
-    /// retries from 1 s doubling to 5 min, 8 attempts, Go's compaction.
-    pub fn new(node_key: NodeKey) -> Self {
+    /// A configuration for `node_key` in `mode` (chosen by the embedder,
+    /// never defaulted: persist it beside the AUMs). The rest defaults to
+    /// capability version 145, a 60 s request timeout, retries from 1 s
+    /// doubling to 5 min, 8 attempts and Go's compaction.
+    pub fn new(node_key: NodeKey, mode: Mode) -> Self {
         Config {
             node_key,
             capability_version: 145,
-            mode: Mode::Enforce,
+            mode,
             request_timeout_ms: 60_000,
             retry_initial_ms: 1_000,
             retry_max_ms: 300_000,
@@ -153,10 +140,24 @@ pub enum Event {
     /// The user ran `lock local-disable`: forget the authority and refuse to
     /// bootstrap its state IDs again.
     LocalDisable,
+    /// The embedder could not carry out a [`Action::Persist`],
+    /// [`Action::RemoveAllState`] or [`Action::PersistDisallowedStateIds`].
+    /// Feed it before any other input, after stopping the store actions that
+    /// followed the failed one. `stored` is what the store holds now (read
+    /// it back, e.g. with [`Persisted::from_storage`]): the machine reloads
+    /// from it, so memory and disk never drift, raises
+    /// [`HealthIssue::PersistFailed`] and retries the exchange with backoff.
+    PersistFailed {
+        /// Why the save failed, for the log.
+        reason: String,
+        /// What the store holds after the failure.
+        stored: Persisted,
+    },
 }
 
 /// A health condition the embedder should surface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum HealthIssue {
     /// Control says the lock is on but no authority is installed, so peers
@@ -182,10 +183,27 @@ pub enum HealthIssue {
     StateIdDisallowed,
     /// The persisted AUMs could not be opened.
     StorageUnreadable,
+    /// Saving state failed ([`Event::PersistFailed`]); the machine reloaded
+    /// what is stored and retries. Cleared once a later save succeeds (an
+    /// input other than `PersistFailed` follows it) or the node agrees with
+    /// control with nothing to save.
+    PersistFailed,
+}
+
+/// Where an installed authority came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthoritySource {
+    /// Opened from the AUMs the embedder persisted.
+    Loaded,
+    /// Bootstrapped from the genesis AUM control sent.
+    Bootstrapped,
 }
 
 /// How loud a log record is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Level {
     /// Routine progress.
     Info,
@@ -205,7 +223,7 @@ pub enum Action {
         /// Where to send it.
         path: Path,
         /// The JSON body.
-        body: Vec<u8>,
+        body: Bytes,
     },
     /// Durably apply this change to the persisted AUMs.
     Persist(StorageDelta),
@@ -219,6 +237,8 @@ pub enum Action {
         head: AumHash,
         /// Its trusted keys.
         keys: Vec<Key>,
+        /// Loaded from the store or bootstrapped from control.
+        source: AuthoritySource,
     },
     /// The installed authority's head moved.
     AuthorityChanged {
@@ -254,4 +274,95 @@ pub struct PeerVerdict {
     /// Whether the peer may connect: in observe mode always, in enforce mode
     /// as the verdict says.
     pub admitted: bool,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Observe => "observe",
+            Mode::Enforce => "enforce",
+        })
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Info => "info",
+            Level::Warn => "warn",
+        })
+    }
+}
+
+impl fmt::Display for AuthoritySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AuthoritySource::Loaded => "loaded from storage",
+            AuthoritySource::Bootstrapped => "bootstrapped from control",
+        })
+    }
+}
+
+impl fmt::Display for HealthIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HealthIssue::NoAuthority => {
+                "tailnet lock is enabled but this node has no authority yet: peers are not filtered"
+            }
+            HealthIssue::LockedOut => {
+                "this node's key is not signed by a trusted key: peers enforcing the lock refuse it"
+            }
+            HealthIssue::BootstrapFailing => {
+                "fetching the tailnet lock genesis from control keeps failing"
+            }
+            HealthIssue::SyncFailing => {
+                "syncing tailnet lock with control keeps failing; the last good state is used"
+            }
+            HealthIssue::NoIntersection => {
+                "control's tailnet lock chain shares no update with this node's"
+            }
+            HealthIssue::UnrelatedChain => {
+                "control sent tailnet lock updates that do not connect to this node's chain"
+            }
+            HealthIssue::DisablementRejected => {
+                "control asked to disable tailnet lock without a valid disablement secret"
+            }
+            HealthIssue::StateIdDisallowed => {
+                "control's tailnet lock state was locally disabled on this node"
+            }
+            HealthIssue::StorageUnreadable => "the stored tailnet lock state could not be opened",
+            HealthIssue::PersistFailed => {
+                "saving tailnet lock state failed; the node reloaded what is stored"
+            }
+        })
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+impl fmt::Display for PeerVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.admitted { "admitted" } else { "refused" };
+        write!(
+            f,
+            "peer {} ({}) {what}: {}",
+            self.node_id, self.node_key, self.verdict
+        )
+    }
+}
+
+impl Serialize for PeerVerdict {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("PeerVerdict", 4)?;
+        st.serialize_field("node_id", &self.node_id)?;
+        st.serialize_field("node_key", &self.node_key.to_string())?;
+        st.serialize_field("verdict", &self.verdict)?;
+        st.serialize_field("admitted", &self.admitted)?;
+        st.end()
+    }
 }

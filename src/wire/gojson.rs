@@ -345,19 +345,69 @@ pub(super) fn set_bytes_list<'de, A: MapAccess<'de>>(
     field: &'static str,
     err: &mut ErrSlot,
 ) -> Result<bool, A::Error> {
-    let Some(items) = map.next_value::<Option<Vec<Option<String>>>>()? else {
-        *slot = None;
-        return Ok(false);
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for s in items {
-        out.push(match s {
-            None => Vec::new(),
-            Some(s) => b64_or_fail(&s, field, err)?,
-        });
+    *slot = map.next_value_seed(BytesList { field, err })?;
+    Ok(slot.is_some())
+}
+
+/// Seed for a list of byte strings: `null` is nil, an element `null` is
+/// empty. Each element is decoded from base64 as it is read, so the list
+/// is never held as text as well as bytes.
+struct BytesList<'a> {
+    field: &'static str,
+    err: &'a mut ErrSlot,
+}
+
+impl<'de> DeserializeSeed<'de> for BytesList<'_> {
+    type Value = Option<Vec<Vec<u8>>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
     }
-    *slot = Some(out);
-    Ok(true)
+}
+
+impl<'de> Visitor<'de> for BytesList<'_> {
+    type Value = Option<Vec<Vec<u8>>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array of base64 strings, or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element_seed(BytesItem {
+            field: self.field,
+            err: &mut *self.err,
+        })? {
+            out.push(item);
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Seed for one element of a [`BytesList`].
+struct BytesItem<'a> {
+    field: &'static str,
+    err: &'a mut ErrSlot,
+}
+
+impl<'de> DeserializeSeed<'de> for BytesItem<'_> {
+    type Value = Vec<u8>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BytesItem<'_> {
+    type Value = Vec<u8>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a base64 string or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        b64_or_fail(s, self.field, self.err)
+    }
 }
 
 /// A JSON object's entries in document order (string values or null).

@@ -116,6 +116,20 @@ impl Chain {
         c
     }
 
+    /// Adds `name`: a copy of `of` whose signature list is `of`'s
+    /// signatures picked by index, so repeated, reordered or dropped. Anyone
+    /// holding `of` can make it: no private key is needed, the SigHash is
+    /// the same and the hash differs.
+    pub fn variant(&mut self, of: &str, name: &str, picks: &[usize]) -> AumHash {
+        let mut aum = self.aums[of].clone();
+        let sigs = aum.signatures.take().unwrap_or_default();
+        aum.signatures = Some(picks.iter().map(|i| sigs[*i].clone()).collect());
+        let h = aum.hash();
+        self.names.push(name.to_owned());
+        self.aums.insert(name.to_owned(), aum);
+        h
+    }
+
     /// The hash of a named AUM.
     pub fn hash(&self, name: &str) -> AumHash {
         self.aums[name].hash()

@@ -48,13 +48,12 @@ pub fn eq<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Result
     }
 }
 
-use std::collections::BTreeMap;
 use tka::{Aum, AumKind, Key, KeyKind, NodeKeySignature, SigKind, Signature, State};
 
-fn meta(v: &Value) -> Option<BTreeMap<String, String>> {
+fn meta(v: &Value) -> Option<tka::Meta> {
     v.as_object().map(|m| {
         m.iter()
-            .map(|(k, v)| (k.clone(), v.as_str().expect("meta value").to_owned()))
+            .map(|(k, v)| (k.clone(), v.as_str().expect("meta value").into()))
             .collect()
     })
 }

@@ -72,6 +72,12 @@ pub fn verify(c: &Value) -> Result<(), String> {
         None => &c["verdict"],
     };
     let got = node_key_authorized(&trusted, &node_key, &cbor);
+    // The authority's path (trusted keys decoded once) gives the same verdict.
+    eq(
+        "TrustedKeys verdict",
+        &tka::sig::TrustedKeys::new(&trusted).node_key_authorized(&node_key, &cbor),
+        &got,
+    )?;
     match (&got, want.as_str()) {
         (Ok(auth), None) => {
             let want_rd = &c["rotation_details"];

@@ -156,11 +156,7 @@ fn opt_bytes(b: &Option<Vec<u8>>, f: impl Fn(&[u8]) -> String) -> String {
     }
 }
 
-fn show_meta(
-    out: &mut String,
-    indent: &str,
-    m: &Option<std::collections::BTreeMap<String, String>>,
-) {
+fn show_meta(out: &mut String, indent: &str, m: &Option<tka::Meta>) {
     match m {
         None => {}
         Some(m) if m.is_empty() => {

@@ -96,8 +96,7 @@ async fn main() {
     let node_key = NodeKey([0xee; 32]);
 
     // The machine alone.
-    let mut config = Config::new(node_key);
-    config.mode = Mode::Enforce;
+    let config = Config::new(node_key, Mode::Enforce);
     let mut m = TkaMachine::new(
         config,
         store.persisted(),

@@ -136,7 +136,9 @@ impl Node {
     /// settings (see [`Node::configure`]).
     pub fn new(node_key: NodeKey) -> Self {
         Node {
-            config: Config::new(node_key),
+            // The machine's mode is a placeholder here: `start` replaces it
+            // with the mode chosen by `Node::mode` or saved in the store.
+            config: Config::new(node_key, Mode::Observe),
             mode: None,
             record: None,
             persist_retry: Duration::from_secs(5),
@@ -578,7 +580,7 @@ impl<T: Transport> Task<T> {
             self.save(changes);
         }
         for (id, path, body) in sends {
-            self.spawn_send(id, path, Bytes::from(body));
+            self.spawn_send(id, path, body);
         }
     }
 

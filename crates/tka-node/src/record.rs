@@ -247,8 +247,12 @@ pub fn action_json(a: &Action) -> Value {
         }}),
         Action::RemoveAllState => json!("remove_all_state"),
         Action::PersistDisallowedStateIds(ids) => json!({ "disallowed": ids }),
-        Action::AuthorityInstalled { head, keys: k } => {
-            json!({"installed": {"head": head.to_string(), "keys": keys(k)}})
+        Action::AuthorityInstalled {
+            head,
+            keys: k,
+            source,
+        } => {
+            json!({"installed": {"head": head.to_string(), "keys": keys(k), "source": source}})
         }
         Action::AuthorityChanged { head, keys: k } => {
             json!({"changed": {"head": head.to_string(), "keys": keys(k)}})
@@ -303,8 +307,7 @@ fn parse_header(v: &Value) -> Result<(Config, Persisted, Time), String> {
         .ok_or("bad node_key")?
         .parse()
         .map_err(|e| format!("node_key: {e}"))?;
-    let mut config = Config::new(key);
-    config.mode = parse_mode(field(v, "mode")?)?;
+    let mut config = Config::new(key, parse_mode(field(v, "mode")?)?);
     let c = field(v, "config")?;
     config.capability_version = field(c, "capability_version")?
         .as_i64()

@@ -40,8 +40,7 @@ fn scenario() -> Vec<Step> {
     Authority::bootstrap(&mut storage, genesis.clone(), t0).unwrap();
     let mut control = ControlResponder::enabled(storage, genesis).unwrap();
 
-    let mut config = Config::new(NodeKey([9; 32]));
-    config.mode = Mode::Observe;
+    let mut config = Config::new(NodeKey([9; 32]), Mode::Observe);
     config.compaction = CompactionOptions {
         min_chain: 2,
         min_age_secs: 1,
@@ -74,7 +73,9 @@ fn scenario() -> Vec<Step> {
                 return;
             }
             for (id, path, body) in sends {
-                let body = control.handle(path, &body, now).unwrap();
+                let body = control
+                    .handle(path, &body, Time::from_unix_secs(now))
+                    .unwrap();
                 m.handle_event(
                     Time::from_unix_secs(now),
                     Event::Response {

@@ -1,0 +1,138 @@
+//! The per-item costs that have a physical floor, measured against that
+//! floor in one run with alternating rounds (so machine noise hits both
+//! sides alike): a node-key check against one raw `ed25519-zebra` verify,
+//! and AUM decode+hash against BLAKE2s of the same bytes.
+//!
+//! Run with `cargo run --release --example perf_ratios` (optional argument:
+//! rounds of 200 samples, default 15). Prints the median time of each item
+//! and its ratio to the floor.
+
+use std::hint::black_box;
+use std::time::Instant;
+use tka::builder::Signer;
+use tka::{
+    Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, Signature, State,
+};
+
+/// A peer: node key, node-key signature bytes, and the Ed25519 message and
+/// signature inside it.
+type Peer = (NodeKey, Vec<u8>, [u8; 32], [u8; 64]);
+
+/// Average time of one call of `f`, in microseconds, over `n` calls.
+fn time(n: u32, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    start.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// A signed AddKey AUM of 184 bytes (the codec benchmark's).
+fn add_key_aum() -> Vec<u8> {
+    let signer = NlPrivate::from_seed(&[1; 32]);
+    let added = NlPrivate::from_seed(&[2; 32]);
+    let mut aum = Aum {
+        message_kind: AumKind::ADD_KEY,
+        prev_aum_hash: Some(vec![0xab; 32]),
+        key: Some(added.to_key(1)),
+        ..Aum::default()
+    };
+    let sig = signer.sign(&aum.sig_hash());
+    aum.signatures = Some(vec![Signature {
+        key_id: Some(signer.public().0.to_vec()),
+        signature: Some(sig.to_vec()),
+    }]);
+    aum.to_cbor()
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(15);
+    let k = NlPrivate::from_seed(&[3; 32]);
+    let mut g = Aum {
+        message_kind: AumKind::CHECKPOINT,
+        state: Some(State {
+            last_aum_hash: None,
+            disablement_values: Some(vec![Some(vec![1; 32])]),
+            keys: Some(vec![k.to_key(1)]),
+            state_id1: 1,
+            state_id2: 2,
+        }),
+        ..Default::default()
+    };
+    g.signatures = Some(k.sign_aum(&g.sig_hash()));
+    let mut store = MemStorage::new();
+    let authority = Authority::bootstrap(&mut store, g, 0).unwrap();
+
+    // 64 peers with Direct signatures, checked in turn.
+    let peers: Vec<Peer> = (0..64u8)
+        .map(|i| {
+            let nk = NodeKey([i; 32]);
+            let s = NodeKeySignature::sign_direct(&k, &nk, None).unwrap();
+            let sig: [u8; 64] = s.signature.clone().unwrap().try_into().unwrap();
+            (nk, s.to_cbor(), s.sig_hash(), sig)
+        })
+        .collect();
+    let public = k.public().0;
+    let aum = add_key_aum();
+    assert_eq!(aum.len(), 184);
+    let decoded = Aum::from_cbor(&aum).unwrap();
+
+    let names = [
+        "raw ed25519-zebra verify (floor)",
+        "node-key check, Authority (keys prepared)",
+        "node-key check, sig::node_key_authorized",
+        "BLAKE2s-256 of 184 bytes (floor)",
+        "AUM decode+hash, Aum::from_cbor then hash",
+        "AUM decode only, Aum::from_cbor",
+        "AUM hash only, Aum::hash (re-encode)",
+    ];
+    let mut t: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    let keys = authority.keys().to_vec();
+    // Each round times every item once, back to back, so a burst of load
+    // from elsewhere on the machine lands on all of them alike.
+    for r in 0..rounds * 200 {
+        let (nk, bytes, msg, sig) = &peers[r % peers.len()];
+        t[0].push(time(1, || {
+            let vk = ed25519_zebra::VerificationKey::try_from(black_box(public)).unwrap();
+            vk.verify(&ed25519_zebra::Signature::from_bytes(sig), msg)
+                .unwrap();
+        }));
+        t[1].push(time(1, || {
+            authority.node_key_authorized(nk, black_box(bytes)).unwrap();
+        }));
+        t[2].push(time(1, || {
+            tka::node_key_authorized(&keys, nk, black_box(bytes)).unwrap();
+        }));
+        let m = 50;
+        t[3].push(time(m, || {
+            black_box(tka::hash::blake2s256(black_box(&aum)));
+        }));
+        t[4].push(time(m, || {
+            black_box(Aum::from_cbor(black_box(&aum)).unwrap().hash());
+        }));
+        t[5].push(time(m, || {
+            black_box(Aum::from_cbor(black_box(&aum)).unwrap());
+        }));
+        t[6].push(time(m, || {
+            black_box(black_box(&decoded).hash());
+        }));
+    }
+    let med: Vec<f64> = t.iter_mut().map(|v| median(v)).collect();
+    println!("medians of {} interleaved samples each:", rounds * 200);
+    for (i, name) in names.iter().enumerate() {
+        let floor = if i < 3 { med[0] } else { med[3] };
+        println!(
+            "  {name:44} {:9.3} us  {:5.2}x floor",
+            med[i],
+            med[i] / floor
+        );
+    }
+}
