@@ -1,8 +1,15 @@
-//! Tailnet Lock for Rust nodes: the IO half over the sans-IO [`tka`] core.
-//!
-//! The core crate decides; this crate stores and talks. It is being built
-//! in this revision: see the workspace README for what is available.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod driver;
+pub mod fs;
+pub mod record;
+pub mod store;
+mod trace;
+pub mod transport;
+
+pub use driver::{Health, Netmap, Node, NodeHandle, StartError, Stats};
+pub use store::DirStore;
 pub use tka;
+pub use transport::{HttpTransport, Transport, TransportError};
