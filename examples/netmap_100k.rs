@@ -11,9 +11,12 @@ use bytes::Bytes;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-use tka::builder::Signer;
-use tka::machine::{Config, Event, Peer, Persisted, Time, TkaMachine};
-use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
+use tka::machine::{Event, Peer, Time, TkaMachine};
+use tka::{NlPrivate, NodeKey, NodeKeySignature};
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+use common::machine_with_authority;
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -46,26 +49,7 @@ fn reset_peak() -> usize {
 }
 
 fn machine(k: &NlPrivate) -> TkaMachine {
-    let mut g = Aum {
-        message_kind: AumKind::CHECKPOINT,
-        state: Some(State {
-            last_aum_hash: None,
-            disablement_values: Some(vec![Some(vec![1; 32])]),
-            keys: Some(vec![k.to_key(1)]),
-            state_id1: 1,
-            state_id2: 2,
-        }),
-        ..Default::default()
-    };
-    g.signatures = Some(k.sign_aum(&g.sig_hash()));
-    let mut s = MemStorage::new();
-    Authority::bootstrap(&mut s, g, 0).unwrap();
-    let persisted = Persisted::from_storage(&s, &[]).unwrap();
-    TkaMachine::new(
-        Config::new(NodeKey([0xee; 32]), tka::machine::Mode::Enforce),
-        persisted,
-        Time(0),
-    )
+    machine_with_authority(k)
 }
 
 fn drain(m: &mut TkaMachine) {

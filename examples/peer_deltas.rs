@@ -10,31 +10,15 @@
 //! ```
 use bytes::Bytes;
 use std::time::{Duration, Instant};
-use tka::builder::Signer;
-use tka::machine::{Config, Event, Mode, Peer, Persisted, Time, TkaMachine};
-use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
+use tka::machine::{Event, Peer, Time, TkaMachine};
+use tka::{NlPrivate, NodeKey, NodeKeySignature};
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+use common::machine_with_authority;
 
 fn machine(k: &NlPrivate) -> TkaMachine {
-    let mut g = Aum {
-        message_kind: AumKind::CHECKPOINT,
-        state: Some(State {
-            last_aum_hash: None,
-            disablement_values: Some(vec![Some(vec![1; 32])]),
-            keys: Some(vec![k.to_key(1)]),
-            state_id1: 1,
-            state_id2: 2,
-        }),
-        ..Default::default()
-    };
-    g.signatures = Some(k.sign_aum(&g.sig_hash()));
-    let mut s = MemStorage::new();
-    Authority::bootstrap(&mut s, g, 0).expect("bootstrap");
-    let persisted = Persisted::from_storage(&s, &[]).expect("persisted");
-    let mut m = TkaMachine::new(
-        Config::new(NodeKey([0xee; 32]), Mode::Enforce),
-        persisted,
-        Time(0),
-    );
+    let mut m = machine_with_authority(k);
     drain(&mut m);
     m
 }

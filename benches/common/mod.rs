@@ -1,0 +1,32 @@
+//! Fixture shared by the machine benchmarks and the examples that measure
+//! the machine (`examples/peer_deltas.rs`, `examples/netmap_100k.rs`).
+
+use tka::builder::Signer;
+use tka::machine::{Config, Mode, Persisted, Time, TkaMachine};
+use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, State};
+
+/// An enforcing machine whose authority is a genesis checkpoint trusting
+/// `k` alone, as if loaded from storage. Its startup actions are not
+/// drained.
+pub fn machine_with_authority(k: &NlPrivate) -> TkaMachine {
+    let mut g = Aum {
+        message_kind: AumKind::CHECKPOINT,
+        state: Some(State {
+            last_aum_hash: None,
+            disablement_values: Some(vec![Some(vec![1; 32])]),
+            keys: Some(vec![k.to_key(1)]),
+            state_id1: 1,
+            state_id2: 2,
+        }),
+        ..Default::default()
+    };
+    g.signatures = Some(k.sign_aum(&g.sig_hash()));
+    let mut s = MemStorage::new();
+    Authority::bootstrap(&mut s, g, 0).expect("genesis bootstraps");
+    let persisted = Persisted::from_storage(&s, &[]).expect("memory storage reads");
+    TkaMachine::new(
+        Config::new(NodeKey([0xee; 32]), Mode::Enforce),
+        persisted,
+        Time(0),
+    )
+}
