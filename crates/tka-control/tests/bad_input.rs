@@ -204,11 +204,7 @@ fn sync_send(aums: Vec<Vec<u8>>, head: AumHash) -> wire::SyncSendRequest {
 }
 
 fn sign_req(sig: Vec<u8>) -> wire::SubmitSignatureRequest {
-    wire::SubmitSignatureRequest {
-        version: 145,
-        node_key: node_key(1),
-        signature: Some(sig),
-    }
+    submit_signature(node_key(1), sig)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,17 +99,9 @@ async fn flow(db: TestDb) {
     let sig = NodeKeySignature::sign_direct(&admin, &newcomer.key, None)
         .unwrap()
         .to_cbor();
-    rpc(
-        &c,
-        &base,
-        &wire::SubmitSignatureRequest {
-            version: 145,
-            node_key: nodes[0].key,
-            signature: Some(sig.clone()),
-        },
-    )
-    .await
-    .unwrap();
+    rpc(&c, &base, &submit_signature(nodes[0].key, sig.clone()))
+        .await
+        .unwrap();
     let views = service
         .peer_views(&tailnet, UnsignedPolicy::Hide)
         .await
@@ -134,11 +126,7 @@ async fn flow(db: TestDb) {
     rpc(
         &c,
         &base,
-        &wire::SubmitSignatureRequest {
-            version: 145,
-            node_key: nodes[0].key,
-            signature: Some(by_second.clone()),
-        },
+        &submit_signature(nodes[0].key, by_second.clone()),
     )
     .await
     .unwrap();
@@ -165,17 +153,9 @@ async fn flow(db: TestDb) {
         let resigned = NodeKeySignature::sign_direct(&admin, &nk, None)
             .unwrap()
             .to_cbor();
-        rpc(
-            &c,
-            &base,
-            &wire::SubmitSignatureRequest {
-                version: 145,
-                node_key: nodes[0].key,
-                signature: Some(resigned),
-            },
-        )
-        .await
-        .unwrap();
+        rpc(&c, &base, &submit_signature(nodes[0].key, resigned))
+            .await
+            .unwrap();
     }
     let second_id = second.public().0.to_vec();
     nodes[0]
@@ -196,17 +176,9 @@ async fn flow(db: TestDb) {
     let late = NodeKeySignature::sign_direct(&second, &fifth.key, None)
         .unwrap()
         .to_cbor();
-    let e = rpc(
-        &c,
-        &base,
-        &wire::SubmitSignatureRequest {
-            version: 145,
-            node_key: nodes[0].key,
-            signature: Some(late),
-        },
-    )
-    .await
-    .unwrap_err();
+    let e = rpc(&c, &base, &submit_signature(nodes[0].key, late))
+        .await
+        .unwrap_err();
     assert_eq!(e.status, 400, "{}", e.body);
 
     // Many more updates (past several checkpoints); node 3 has not synced

@@ -225,16 +225,9 @@ async fn two_replicas_on_one_postgres_lose_nothing() {
             let sig = NodeKeySignature::sign_direct(&key, &node_key(i), None)
                 .unwrap()
                 .to_cbor();
-            s.sign(
-                &caller(1),
-                &wire::SubmitSignatureRequest {
-                    version: 145,
-                    node_key: node_key(1),
-                    signature: Some(sig.clone()),
-                },
-            )
-            .await
-            .unwrap();
+            s.sign(&caller(1), &submit_signature(node_key(1), sig.clone()))
+                .await
+                .unwrap();
             (i, sig)
         }));
     }

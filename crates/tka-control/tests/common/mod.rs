@@ -276,3 +276,12 @@ impl TestNode {
         Ok(aums)
     }
 }
+
+/// A sign request from `caller` submitting the node-key signature `sig`.
+pub fn submit_signature(caller: NodeKey, sig: Vec<u8>) -> wire::SubmitSignatureRequest {
+    wire::SubmitSignatureRequest {
+        version: 145,
+        node_key: caller,
+        signature: Some(sig),
+    }
+}
