@@ -7,6 +7,7 @@
 //! Errors are one line on stderr and a non-zero exit status.
 #![forbid(unsafe_code)]
 
+mod demo;
 mod input;
 mod inspect;
 mod json;
@@ -135,6 +136,17 @@ enum Command {
     },
     /// Create a node state directory with fresh keys.
     Keygen,
+    /// Run a whole Tailnet Lock lifecycle on this machine: control on
+    /// 127.0.0.1 and three nodes over HTTP, checked step by step.
+    Demo {
+        /// Run in this directory (empty or absent) and keep it.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// No colour (also off when NO_COLOR is set or stdout is not a
+        /// terminal).
+        #[arg(long = "no-color")]
+        no_color: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -176,6 +188,10 @@ fn run(cli: Cli) -> Result<String, String> {
             inspect::verify(&storage, &node_key, &signature)
         }
         Command::Keygen => offline::keygen(&ctx),
+        Command::Demo { keep, no_color } => demo::run(demo::Options {
+            keep,
+            color: !no_color && offline::stdout_is_terminal(),
+        }),
         Command::RevokeKeys {
             cosign: false,
             finish: false,
