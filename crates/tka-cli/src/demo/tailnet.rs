@@ -369,7 +369,7 @@ impl Tailnet {
         launch(&self.url, m, store, None)
     }
 
-    /// Waits until every running node has head `head` and, for each peer
+    /// Waits until every running node is healthy, has head `head` and, for each peer
     /// of its last netmap, the verdict expected: for the peers in `bad`,
     /// that refusal (admitted anyway in observe mode); for the others,
     /// authorized (or unfiltered while the lock is off).
@@ -410,6 +410,10 @@ impl Tailnet {
                 short_head(got),
                 short_head(head)
             ));
+        }
+        let health = h.health().borrow().clone();
+        if !health.is_ok() {
+            return Err(format!("unhealthy: {}", health_text(&health)));
         }
         let verdicts = h.verdicts().borrow().clone();
         let observe = h.current_mode() == Mode::Observe;
@@ -486,6 +490,13 @@ fn launch(url: &str, m: &mut Member, store: DirStore, mode: Option<Mode>) -> Res
         .map_err(|e| format!("starting {}'s node: {e}", m.name))?;
     m.handle = Some(handle);
     Ok(())
+}
+
+fn health_text(h: &tka_node::Health) -> String {
+    let mut parts: Vec<String> = h.issues.iter().map(ToString::to_string).collect();
+    parts.extend(h.persist_error.iter().map(|e| format!("saving: {e}")));
+    parts.extend(h.bad_tka_info.iter().cloned());
+    parts.join("; ")
 }
 
 /// The first 8 characters of a hash's text.
