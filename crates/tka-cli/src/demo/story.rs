@@ -485,7 +485,7 @@ impl Story<'_> {
         self.out.fact(
             "recovery",
             format!(
-                "a checkpoint forking the chain at {} (the newest update trusting neither key), without both keys, signed by alice",
+                "a checkpoint of the current state without either key, forking the chain at {} (the newest update that trusts neither), signed by alice",
                 self.out.hash(short(&fork))
             ),
         );
