@@ -12,6 +12,8 @@ mod inspect;
 mod json;
 mod node;
 mod offline;
+mod online;
+mod replay;
 mod text;
 
 use clap::{ArgAction, Parser, Subcommand};
@@ -135,6 +137,12 @@ enum Command {
     },
     /// Create a node state directory with fresh keys.
     Keygen,
+    /// Replay a node's recording (JSON lines) into a fresh state machine
+    /// and report whether it did what the recording says.
+    Replay {
+        /// The recording file.
+        recording: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -163,15 +171,25 @@ fn json_version(v: &Option<String>) -> Result<bool, String> {
 
 fn run(cli: Cli) -> Result<String, String> {
     let ctx = offline::Ctx::new(cli.state.clone(), cli.chonk.clone());
+    let control = cli.control.as_deref();
     match cli.command.unwrap_or(Command::Status { json: None }) {
         Command::Inspect { input, as_ } => inspect::inspect(&input, as_),
         Command::DisablementKdf { secret } => offline::disablement_kdf(&secret),
-        Command::Status { json } => offline::status(&ctx, json_version(&json)?),
-        Command::Log { limit, json } => offline::log(&ctx, limit, json_version(&json)?),
+        Command::Status { json } => {
+            let json = json_version(&json)?;
+            let self_sig = online::status_sync(&ctx, control)?;
+            offline::status(&ctx, json, self_sig)
+        }
+        Command::Log { limit, json } => {
+            let json = json_version(&json)?;
+            online::presync(&ctx, control)?;
+            offline::log(&ctx, limit, json)
+        }
         Command::Verify {
             node_key,
             signature,
         } => {
+            online::presync(&ctx, control)?;
             let storage = ctx.load()?;
             inspect::verify(&storage, &node_key, &signature)
         }
@@ -181,16 +199,36 @@ fn run(cli: Cli) -> Result<String, String> {
             finish: false,
             fork_from,
             args,
-        } => offline::revoke_keys_start(&ctx, fork_from.as_deref(), &args),
+        } => {
+            online::presync(&ctx, control)?;
+            offline::revoke_keys_start(&ctx, fork_from.as_deref(), &args)
+        }
         Command::RevokeKeys {
             cosign: true,
             finish: false,
             args,
             ..
-        } => offline::revoke_keys_cosign(&ctx, &args),
-        _ => Err(
-            "this verb talks to a control server, which this build of tka cannot do yet (see crates/tka-cli/README.md)"
-                .into(),
-        ),
+        } => {
+            online::presync(&ctx, control)?;
+            offline::revoke_keys_cosign(&ctx, &args)
+        }
+        Command::RevokeKeys {
+            finish: true,
+            cosign,
+            args,
+            ..
+        } => online::revoke_keys_finish(&ctx, control, cosign, &args),
+        Command::Init {
+            gen_disablements,
+            support,
+            confirm,
+            args,
+        } => online::init(&ctx, control, gen_disablements, support, confirm, &args),
+        Command::Add { keys } => online::add(&ctx, control, &keys),
+        Command::Remove { resign, keys } => online::remove(&ctx, control, resign, &keys),
+        Command::Sign { args } => online::sign(&ctx, control, &args),
+        Command::Disable { secret } => online::disable(&ctx, control, &secret),
+        Command::LocalDisable => online::local_disable(&ctx, control),
+        Command::Replay { recording } => replay::run(&recording),
     }
 }
