@@ -188,12 +188,16 @@ impl Online {
         out.map_err(SyncFailure::Flow)
     }
 
-    /// Syncs when a control server was given; nothing otherwise.
-    pub fn sync_if_connected(&mut self) -> Result<(), String> {
-        if self.control.is_some() {
-            self.sync()?;
+    /// Syncs, treating control's authority as off when this node turned
+    /// it off locally (it keeps it off, as Go's node does) rather than as
+    /// an error.
+    fn sync_keeping_local_disable(&mut self) -> Result<(), String> {
+        match self.sync_typed() {
+            Ok(_) => Ok(()),
+            Err(SyncFailure::Flow(DriveError::Admin(AdminError::LocallyDisabled { .. }))) => Ok(()),
+            Err(SyncFailure::Flow(e)) => Err(describe(&self.control().url, e)),
+            Err(SyncFailure::Save(e)) => Err(e),
         }
-        Ok(())
     }
 
     fn authority(&self) -> Option<&Authority> {
@@ -237,15 +241,7 @@ pub fn presync(ctx: &Ctx, control: Option<&str>) -> Result<(), String> {
     if control.is_none() || ctx.chonk().is_some() || ctx.node.is_none() {
         return Ok(());
     }
-    let mut o = Online::open(ctx, control)?;
-    match o.sync_typed() {
-        Ok(_) => Ok(()),
-        // A node that turned the lock off locally keeps it off: status and
-        // log then report it off, as Go's node does.
-        Err(SyncFailure::Flow(DriveError::Admin(AdminError::LocallyDisabled { .. }))) => Ok(()),
-        Err(SyncFailure::Flow(e)) => Err(describe(&o.control().url, e)),
-        Err(SyncFailure::Save(e)) => Err(e),
-    }
+    Online::open(ctx, control)?.sync_keeping_local_disable()
 }
 
 /// `tka status` with `--control`: syncs, then asks control for the
@@ -566,7 +562,9 @@ pub fn disable(ctx: &Ctx, control: Option<&str>, args: &[String]) -> Result<Stri
 /// back). Needs no control server; with one, the store is synced first.
 pub fn local_disable(ctx: &Ctx, control: Option<&str>) -> Result<String, String> {
     let mut o = Online::open(ctx, control)?;
-    o.sync_if_connected()?;
+    if o.control.is_some() {
+        o.sync_keeping_local_disable()?;
+    }
     let t = now().max(o.store.latest_time());
     admin::force_local_disable(o.authority.as_ref(), &mut o.store, |s, ids| {
         let mut list = s.disallowed_state_ids().to_vec();
