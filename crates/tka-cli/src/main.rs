@@ -137,6 +137,9 @@ enum Command {
     },
     /// Create a node state directory with fresh keys.
     Keygen,
+    /// Sync the node's store with control, as a running node does on each
+    /// netmap, and say what changed.
+    Sync,
     /// Replay a node's recording (JSON lines) into a fresh state machine
     /// and report whether it did what the recording says.
     Replay {
@@ -229,6 +232,7 @@ fn run(cli: Cli) -> Result<String, String> {
         Command::Sign { args } => online::sign(&ctx, control, &args),
         Command::Disable { secret } => online::disable(&ctx, control, &secret),
         Command::LocalDisable => online::local_disable(&ctx, control),
+        Command::Sync => online::sync(&ctx, control),
         Command::Replay { recording } => replay::run(&recording),
     }
 }

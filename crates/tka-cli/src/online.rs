@@ -325,6 +325,36 @@ impl Flow for OwnSignature<'_> {
     }
 }
 
+/// `tka sync`: one sync, described.
+pub fn sync(ctx: &Ctx, control: Option<&str>) -> Result<String, String> {
+    let mut o = Online::connect(ctx, control)?;
+    let r = o.sync()?;
+    let mut out = String::new();
+    if r.disabled {
+        out.push_str(
+            "Tailnet Lock was disabled for the tailnet; this node removed its authority.\n",
+        );
+    } else if r.bad_secret {
+        out.push_str("Control says Tailnet Lock was disabled, but its disablement secret does not match; the authority was kept.\n");
+    }
+    if r.bootstrapped {
+        out.push_str(
+            "Tailnet Lock is enabled: this node bootstrapped its authority from control.\n",
+        );
+    }
+    match r.head {
+        None => out.push_str("Tailnet Lock is NOT enabled.\n"),
+        Some(h) => {
+            let _ = writeln!(
+                out,
+                "Head: {h} (received {} AUMs from control, sent {})",
+                r.received, r.sent
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// `tka init`.
 pub fn init(
     ctx: &Ctx,

@@ -272,6 +272,13 @@ fn init_sign_add_remove_with_resign_and_wrap() {
     assert_eq!(st["NodeKeySigned"], true, "{st}");
     assert_eq!(b.status()["NodeKeySigned"], true);
     fails(&a.run(&["init", "--confirm", &a.tlpub]), "already enabled");
+    // Without control the node's own signature is unknown: the text says
+    // neither accessible nor locked out.
+    let text = ok(&a.run_offline(&["status"]));
+    assert!(
+        text.starts_with("Tailnet Lock is ENABLED.\n\nThis node's tailnet-lock key: "),
+        "{text}"
+    );
 
     // A node that joined later is locked out until signed.
     let d = net.node("d");
@@ -389,11 +396,19 @@ fn revoke_keys_local_disable_and_disable() {
     let net = Net::start();
     let (a, b, c, d) = (net.node("a"), net.node("b"), net.node("c"), net.node("d"));
     for n in [&b, &c, &d] {
-        ok(&n.run(&["status"]));
+        assert_eq!(ok(&n.run(&["sync"])), "Tailnet Lock is NOT enabled.\n");
     }
     let out = ok(&a.run(&["init", "--confirm", &a.tlpub, &b.tlpub]));
     let secret = secrets(&out).pop().expect("one secret");
     ok(&a.run(&["add", &c.tlpub]));
+    // A sync brings the lock to a node that has not seen it yet.
+    let (head, _) = net.control_head();
+    let out = ok(&d.run(&["sync"]));
+    assert!(
+        out.contains("bootstrapped its authority from control"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("Head: {} ", head.unwrap())), "{out}");
     // c's key signs e, then turns out to be compromised.
     let e = net.node("e");
     ok(&e.run(&["status"]));
@@ -474,6 +489,11 @@ fn revoke_keys_local_disable_and_disable() {
     let text = ok(&a.run_offline(&["status"]));
     assert!(text.starts_with("Tailnet Lock is NOT enabled.\n"), "{text}");
     // Another node learns it on its next sync.
+    let out = ok(&b.run(&["sync"]));
+    assert!(
+        out.starts_with("Tailnet Lock was disabled for the tailnet"),
+        "{out}"
+    );
     assert_eq!(b.status()["Enabled"], false);
     fails(&b.run(&["log"]), "not enabled");
 }
