@@ -4,6 +4,10 @@
 //! directory (`--state`, see [`node`]) and a control server (`--control`);
 //! `inspect`, `verify` and `demo` need no setup.
 //!
+//! The verbs that talk to control ([`online`]) sync the node's store with
+//! control before and after a change, as a running node would; `sync` does
+//! only that, and `replay` checks a node's recording ([`replay`]).
+//!
 //! Errors are one line on stderr and a non-zero exit status.
 #![forbid(unsafe_code)]
 
