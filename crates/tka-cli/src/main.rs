@@ -178,7 +178,8 @@ fn json_version(v: &Option<String>) -> Result<bool, String> {
 
 fn run(cli: Cli) -> Result<String, String> {
     let ctx = offline::Ctx::new(cli.state.clone(), cli.chonk.clone());
-    let control = cli.control.as_deref();
+    // An empty --control / TKA_CONTROL means none.
+    let control = cli.control.as_deref().filter(|c| !c.trim().is_empty());
     match cli.command.unwrap_or(Command::Status { json: None }) {
         Command::Inspect { input, as_ } => inspect::inspect(&input, as_),
         Command::DisablementKdf { secret } => offline::disablement_kdf(&secret),

@@ -238,10 +238,17 @@ fn describe(url: &str, e: DriveError<TransportError>) -> String {
 /// read-only verb that follows sees control's head. No state directory, or
 /// `--chonk`, means nothing to sync.
 pub fn presync(ctx: &Ctx, control: Option<&str>) -> Result<(), String> {
+    presync_open(ctx, control).map(drop)
+}
+
+/// [`presync`], keeping the synced node directory open.
+fn presync_open(ctx: &Ctx, control: Option<&str>) -> Result<Option<Online>, String> {
     if control.is_none() || ctx.chonk().is_some() || ctx.node.is_none() {
-        return Ok(());
+        return Ok(None);
     }
-    Online::open(ctx, control)?.sync_keeping_local_disable()
+    let mut o = Online::open(ctx, control)?;
+    o.sync_keeping_local_disable()?;
+    Ok(Some(o))
 }
 
 /// `tka status` with `--control`: syncs, then asks control for the
@@ -249,11 +256,9 @@ pub fn presync(ctx: &Ctx, control: Option<&str>) -> Result<(), String> {
 /// own, as a node learns it from its netmap. Without `--control` the
 /// signature is unknown.
 pub fn status_sync(ctx: &Ctx, control: Option<&str>) -> Result<SelfSig, String> {
-    presync(ctx, control)?;
-    if control.is_none() || ctx.chonk().is_some() || ctx.node.is_none() {
+    let Some(o) = presync_open(ctx, control)? else {
         return Ok(SelfSig::Unknown);
-    }
-    let o = Online::open(ctx, control)?;
+    };
     let Some(a) = o.authority() else {
         return Ok(SelfSig::Unknown);
     };

@@ -618,6 +618,10 @@ fn errors_are_one_clear_line() {
         "cannot reach control",
     );
 
+    // An empty --control means none: status works offline.
+    let text = ok(&tka(&["status", "--state", state, "--control="]));
+    assert!(text.starts_with("Tailnet Lock is NOT enabled.\n"), "{text}");
+
     // Control refuses with a reason (a node key it does not know).
     ok(&a.run(&["init", "--confirm", &a.tlpub]));
     let stranger = format!("nodekey:{}", "ab".repeat(32));
