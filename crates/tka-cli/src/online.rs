@@ -383,7 +383,9 @@ pub fn init(
     {
         return Err(AdminError::SelfKeyNotInitial.to_string());
     }
-    if gen_disablements + parsed.disablements.len() + usize::from(support)
+    if gen_disablements
+        .saturating_add(parsed.disablements.len())
+        .saturating_add(usize::from(support))
         > tka::limits::MAX_DISABLEMENT_VALUES
     {
         return Err(format!(

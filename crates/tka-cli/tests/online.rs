@@ -509,6 +509,16 @@ fn errors_are_one_clear_line() {
     fails(&a.run(&["sign", &b.nodekey]), "tailnet lock is not enabled");
     fails(&a.run(&["local-disable"]), "tailnet lock is not enabled");
     fails(
+        &a.run(&[
+            "init",
+            "--confirm",
+            "--gen-disablements",
+            &usize::MAX.to_string(),
+            &a.tlpub,
+        ]),
+        "too many disablement values",
+    );
+    fails(
         &a.run(&["init", "--confirm", &b.tlpub]),
         "the tailnet lock key of the current node must be one of the trusted keys",
     );
