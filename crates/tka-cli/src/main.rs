@@ -4,6 +4,10 @@
 //! directory (`--state`, see [`node`]) and a control server (`--control`);
 //! `inspect`, `verify` and `demo` need no setup.
 //!
+//! The verbs that talk to control ([`online`]) sync the node's store with
+//! control before and after a change, as a running node would; `sync` does
+//! only that, and `replay` checks a node's recording ([`replay`]).
+//!
 //! Errors are one line on stderr and a non-zero exit status.
 #![forbid(unsafe_code)]
 
@@ -13,6 +17,8 @@ mod inspect;
 mod json;
 mod node;
 mod offline;
+mod online;
+mod replay;
 mod text;
 
 use clap::{ArgAction, Parser, Subcommand};
@@ -136,6 +142,15 @@ enum Command {
     },
     /// Create a node state directory with fresh keys.
     Keygen,
+    /// Sync the node's store with control, as a running node does on each
+    /// netmap, and say what changed.
+    Sync,
+    /// Replay a node's recording (JSON lines) into a fresh state machine
+    /// and report whether it did what the recording says.
+    Replay {
+        /// The recording file.
+        recording: String,
+    },
     /// Run a whole Tailnet Lock lifecycle on this machine: control on
     /// 127.0.0.1 and three nodes over HTTP, checked step by step.
     Demo {
@@ -175,15 +190,26 @@ fn json_version(v: &Option<String>) -> Result<bool, String> {
 
 fn run(cli: Cli) -> Result<String, String> {
     let ctx = offline::Ctx::new(cli.state.clone(), cli.chonk.clone());
+    // An empty --control / TKA_CONTROL means none.
+    let control = cli.control.as_deref().filter(|c| !c.trim().is_empty());
     match cli.command.unwrap_or(Command::Status { json: None }) {
         Command::Inspect { input, as_ } => inspect::inspect(&input, as_),
         Command::DisablementKdf { secret } => offline::disablement_kdf(&secret),
-        Command::Status { json } => offline::status(&ctx, json_version(&json)?),
-        Command::Log { limit, json } => offline::log(&ctx, limit, json_version(&json)?),
+        Command::Status { json } => {
+            let json = json_version(&json)?;
+            let self_sig = online::status_sync(&ctx, control)?;
+            offline::status(&ctx, json, self_sig)
+        }
+        Command::Log { limit, json } => {
+            let json = json_version(&json)?;
+            online::presync(&ctx, control)?;
+            offline::log(&ctx, limit, json)
+        }
         Command::Verify {
             node_key,
             signature,
         } => {
+            online::presync(&ctx, control)?;
             let storage = ctx.load()?;
             inspect::verify(&storage, &node_key, &signature)
         }
@@ -197,16 +223,37 @@ fn run(cli: Cli) -> Result<String, String> {
             finish: false,
             fork_from,
             args,
-        } => offline::revoke_keys_start(&ctx, fork_from.as_deref(), &args),
+        } => {
+            online::presync(&ctx, control)?;
+            offline::revoke_keys_start(&ctx, fork_from.as_deref(), &args)
+        }
         Command::RevokeKeys {
             cosign: true,
             finish: false,
             args,
             ..
-        } => offline::revoke_keys_cosign(&ctx, &args),
-        _ => Err(
-            "this verb talks to a control server, which this build of tka cannot do yet (see crates/tka-cli/README.md)"
-                .into(),
-        ),
+        } => {
+            online::presync(&ctx, control)?;
+            offline::revoke_keys_cosign(&ctx, &args)
+        }
+        Command::RevokeKeys {
+            finish: true,
+            cosign,
+            args,
+            ..
+        } => online::revoke_keys_finish(&ctx, control, cosign, &args),
+        Command::Init {
+            gen_disablements,
+            support,
+            confirm,
+            args,
+        } => online::init(&ctx, control, gen_disablements, support, confirm, &args),
+        Command::Add { keys } => online::add(&ctx, control, &keys),
+        Command::Remove { resign, keys } => online::remove(&ctx, control, resign, &keys),
+        Command::Sign { args } => online::sign(&ctx, control, &args),
+        Command::Disable { secret } => online::disable(&ctx, control, &secret),
+        Command::LocalDisable => online::local_disable(&ctx, control),
+        Command::Sync => online::sync(&ctx, control),
+        Command::Replay { recording } => replay::run(&recording),
     }
 }

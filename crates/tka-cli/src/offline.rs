@@ -37,6 +37,11 @@ impl Ctx {
         }
     }
 
+    /// The bare store directory (`--chonk`), if given.
+    pub fn chonk(&self) -> Option<&Path> {
+        self.chonk.as_deref()
+    }
+
     /// The node directory, required.
     pub fn node(&self) -> Result<&NodeDir, String> {
         self.node
@@ -91,8 +96,18 @@ fn ctx_authority(ctx: &Ctx) -> Result<(MemStorage, Option<Authority>), String> {
     Ok((storage, a))
 }
 
+/// What `status` knows of this node's own signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SelfSig {
+    /// Not known (no control server asked): the text output then says
+    /// neither "accessible" nor "LOCKED OUT".
+    Unknown,
+    /// Control's answer: the node's signature that verifies, or none.
+    Known(Option<Vec<u8>>),
+}
+
 /// `tka status [--json]`.
-pub fn status(ctx: &Ctx, json_out: bool) -> Result<String, String> {
+pub fn status(ctx: &Ctx, json_out: bool, self_sig: SelfSig) -> Result<String, String> {
     let (_, a) = ctx_authority(ctx)?;
     let (pk, nk) = match &ctx.node {
         Some(n) if ctx.chonk.is_none() => (Some(n.key()?.public()), Some(n.node_key()?)),
@@ -112,8 +127,19 @@ pub fn status(ctx: &Ctx, json_out: bool) -> Result<String, String> {
         s.public_key = None;
         s
     } else {
-        admin::status(a.as_ref(), pk, nk, None, vec![], vec![])
+        let sig = match &self_sig {
+            SelfSig::Known(Some(s)) => Some(&s[..]),
+            _ => None,
+        };
+        admin::status(a.as_ref(), pk, nk, sig, vec![], vec![])
     };
+    if self_sig == SelfSig::Unknown && !json_out {
+        // Go's text names the node's standing only when it knows the
+        // signature; the node key is shown nowhere else in the text.
+        let mut st = st;
+        st.node_key = None;
+        return Ok(render_status(&st, false));
+    }
     Ok(render_status(&st, json_out))
 }
 

@@ -98,10 +98,18 @@ impl HttpTransport {
 
 fn net(e: reqwest::Error) -> TransportError {
     if e.is_timeout() {
-        TransportError::Timeout
-    } else {
-        TransportError::Network(e.to_string())
+        return TransportError::Timeout;
     }
+    // reqwest's own text names only the URL; the cause (e.g. "Connection
+    // refused") is further down the source chain.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    TransportError::Network(text)
 }
 
 impl Transport for HttpTransport {
