@@ -11,6 +11,7 @@
 //! Errors are one line on stderr and a non-zero exit status.
 #![forbid(unsafe_code)]
 
+mod demo;
 mod input;
 mod inspect;
 mod json;
@@ -150,6 +151,17 @@ enum Command {
         /// The recording file.
         recording: String,
     },
+    /// Run a whole Tailnet Lock lifecycle on this machine: control on
+    /// 127.0.0.1 and three nodes over HTTP, checked step by step.
+    Demo {
+        /// Run in this directory (empty or absent) and keep it.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+        /// No colour (also off when NO_COLOR is set or stdout is not a
+        /// terminal).
+        #[arg(long = "no-color")]
+        no_color: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -202,6 +214,10 @@ fn run(cli: Cli) -> Result<String, String> {
             inspect::verify(&storage, &node_key, &signature)
         }
         Command::Keygen => offline::keygen(&ctx),
+        Command::Demo { keep, no_color } => demo::run(demo::Options {
+            keep,
+            color: !no_color && offline::stdout_is_terminal(),
+        }),
         Command::RevokeKeys {
             cosign: false,
             finish: false,
