@@ -18,7 +18,9 @@
 //! heads; the callers write map keys in canonical order.
 
 use crate::key::Meta;
-use crate::limits::{CBOR_MAX_ARRAY_ELEMENTS, CBOR_MAX_DEPTH, CBOR_MAX_MAP_PAIRS};
+use crate::limits::{
+    DecodeBudget, CBOR_MAX_ARRAY_ELEMENTS, CBOR_MAX_DEPTH, CBOR_MAX_MAP_PAIRS, MAX_AUM_BYTES,
+};
 use minicbor::data::Type;
 use minicbor::Decoder;
 use std::collections::BTreeSet;
@@ -75,6 +77,22 @@ pub enum DecodeError {
     /// Bytes that are not well-formed CBOR (reserved additional information,
     /// a stray break, a malformed simple value).
     Malformed(&'static str),
+    /// Decoding would allocate more than the input's budget
+    /// ([`DecodeBudget`]: `4 * n + 256 KiB` for an `n`-byte input). Only
+    /// inputs of many tiny elements (thousands of `null` signatures, keys or
+    /// metadata entries of a few bytes each) get here; Go accepts them (not
+    /// a Go check: see SPEC.md).
+    OverBudget {
+        /// The budget, in bytes.
+        limit: usize,
+    },
+    /// The structure's canonical encoding, which its hash covers, would be
+    /// longer than [`MAX_AUM_BYTES`]: metadata values repeated with `null`
+    /// are written out once per entry (not a Go check: see SPEC.md).
+    EncodingTooLarge {
+        /// Length of the canonical encoding, in bytes.
+        len: usize,
+    },
 }
 
 impl fmt::Display for DecodeError {
@@ -109,6 +127,14 @@ impl fmt::Display for DecodeError {
                 write!(f, "cbor: a {t} cannot be a struct map key")
             }
             DecodeError::Malformed(why) => write!(f, "cbor: malformed: {why}"),
+            DecodeError::OverBudget { limit } => write!(
+                f,
+                "cbor: decoding would allocate more than {limit} bytes (4 bytes per input byte + 256 KiB)"
+            ),
+            DecodeError::EncodingTooLarge { len } => write!(
+                f,
+                "cbor: canonical encoding of {len} bytes exceeds {MAX_AUM_BYTES}"
+            ),
         }
     }
 }
@@ -297,20 +323,64 @@ enum StructKey<'b> {
     Unknown(UnknownKey<'b>),
 }
 
+/// What one entry of a decoded [`Meta`] map costs beyond its key's and
+/// value's bytes: a share of the B-tree's nodes (a node holds up to 11
+/// entries of 40 bytes and is at least half full) and the value's `Arc`
+/// header are charged as 112 bytes, an upper bound of what was measured.
+const META_ENTRY_COST: usize = 112;
+
+/// The header of an `Arc<str>` allocation (the two reference counts).
+const ARC_HEADER: usize = 16;
+
+/// What one unknown struct key costs in the duplicate-detection set while
+/// its map is read (a share of a B-tree node of 24-byte keys).
+const UNKNOWN_KEY_COST: usize = 72;
+
 /// Type-directed reader over input already accepted by [`check_well_formed`].
 ///
 /// Every method consumes exactly one item. Because the structure was checked
-/// first, lengths here are known to fit in the input.
+/// first, lengths here are known to fit in the input. Every allocation the
+/// reader (or a decoder driving it) makes is first charged to its
+/// [`DecodeBudget`]; a charge over the budget fails with
+/// [`DecodeError::OverBudget`] before the allocation happens.
 pub(crate) struct Reader<'b> {
     d: Decoder<'b>,
+    budget: DecodeBudget,
 }
 
 impl<'b> Reader<'b> {
-    /// A reader at the start of `input`, which must be well-formed.
+    /// A reader at the start of `input`, which must be well-formed, with
+    /// the budget of an input of its length (`4 * n + 256 KiB`).
     pub(crate) fn new(input: &'b [u8]) -> Self {
+        Self::with_budget(input, DecodeBudget::for_input(input.len()))
+    }
+
+    /// A reader at the start of `input` charging `budget`.
+    pub(crate) fn with_budget(input: &'b [u8], budget: DecodeBudget) -> Self {
         Reader {
             d: Decoder::new(input),
+            budget,
         }
+    }
+
+    /// The budget left, for the next decode sharing it.
+    pub(crate) fn into_budget(self) -> DecodeBudget {
+        self.budget
+    }
+
+    /// Charges `bytes` about to be allocated.
+    pub(crate) fn charge(&mut self, bytes: usize) -> Result<(), DecodeError> {
+        self.budget
+            .charge(bytes)
+            .map_err(|limit| DecodeError::OverBudget { limit })
+    }
+
+    /// An empty vector with room for `n` elements, charged first.
+    pub(crate) fn vec_with_capacity<T>(&mut self, n: u64) -> Result<Vec<T>, DecodeError> {
+        // n <= 4096, checked by the structural pass.
+        let n = n as usize;
+        self.charge(n.saturating_mul(std::mem::size_of::<T>()))?;
+        Ok(Vec::with_capacity(n))
     }
 
     fn ty(&self) -> Result<Type, DecodeError> {
@@ -386,11 +456,14 @@ impl<'b> Reader<'b> {
                 skip_bytes(&mut self.d, 1)?;
                 Ok(None)
             }
-            Type::Bytes => Ok(Some(self.d.bytes().map_err(from_minicbor)?.to_vec())),
+            Type::Bytes => {
+                let b = self.d.bytes().map_err(from_minicbor)?;
+                self.charge(b.len())?;
+                Ok(Some(b.to_vec()))
+            }
             Type::Array => {
                 let n = self.d.array().map_err(from_minicbor)?.unwrap_or(0);
-                // n <= 4096, checked by the structural pass.
-                let mut out = Vec::with_capacity(n as usize);
+                let mut out = self.vec_with_capacity(n)?;
                 for _ in 0..n {
                     out.push(self.uint(target, u64::from(u8::MAX))? as u8);
                 }
@@ -464,19 +537,23 @@ impl<'b> Reader<'b> {
         };
         let mut out = Meta::new();
         let mut k: &'b str = "";
+        self.charge(ARC_HEADER)?;
         let mut v: Arc<str> = Arc::from("");
         for _ in 0..n {
             if !self.take_nil()? {
                 k = self.string(target)?;
             }
             if !self.take_nil()? {
-                v = Arc::from(self.string(target)?);
+                let s = self.string(target)?;
+                self.charge(ARC_HEADER + s.len())?;
+                v = Arc::from(s);
             }
             // A repeated key is a duplicate; so keys, unlike values, never
             // hold more bytes than the input.
             if out.contains_key(k) {
                 return Err(DecodeError::DuplicateKey(format!("{k:?}")));
             }
+            self.charge(META_ENTRY_COST + k.len())?;
             out.insert(k.to_owned(), Arc::clone(&v));
         }
         Ok(Some(out))
@@ -528,6 +605,7 @@ impl<'b> Reader<'b> {
                     field(self, f)?;
                 }
                 StructKey::Unknown(other) => {
+                    self.charge(UNKNOWN_KEY_COST)?;
                     if !unknown.insert(other) {
                         return Err(DecodeError::DuplicateKey(format!("{other:?}")));
                     }
@@ -535,6 +613,8 @@ impl<'b> Reader<'b> {
                 }
             }
         }
+        // The set is freed here.
+        self.budget.release(unknown.len() * UNKNOWN_KEY_COST);
         Ok(true)
     }
 
@@ -605,6 +685,35 @@ pub(crate) fn encode_to_hash(f: impl FnOnce(&mut Encoder<HashSink>) -> EncodeRes
     let mut e = Encoder::new(HashSink(blake2::Blake2s256::default()));
     let _ = f(&mut e);
     blake2::Digest::finalize(e.into_writer().0).into()
+}
+
+/// The length of the encoding `f` writes, counted without buffering it
+/// (a string is counted once per write, whatever its length, so this costs
+/// time in the number of items, not bytes).
+pub(crate) fn encoded_len(f: impl FnOnce(&mut Encoder<CountSink>) -> EncodeResult) -> usize {
+    let mut e = Encoder::new(CountSink(0));
+    let _ = f(&mut e);
+    e.into_writer().0
+}
+
+/// Refuses a decoded structure whose canonical encoding (counted by
+/// [`encoded_len`]) would be longer than [`MAX_AUM_BYTES`].
+pub(crate) fn check_encoded_len(len: usize) -> Result<(), DecodeError> {
+    if len > MAX_AUM_BYTES {
+        return Err(DecodeError::EncodingTooLarge { len });
+    }
+    Ok(())
+}
+
+/// A [`minicbor::encode::Write`] sink that counts bytes and keeps none.
+pub(crate) struct CountSink(usize);
+
+impl minicbor::encode::Write for CountSink {
+    type Error = std::convert::Infallible;
+    fn write_all(&mut self, buf: &[u8]) -> Result<(), Self::Error> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(())
+    }
 }
 
 /// Writes `bytes`, or `null` for `None`.

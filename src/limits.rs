@@ -58,3 +58,82 @@ pub const COMPACTION_MIN_AGE_SECS: u64 = 14 * 24 * 60 * 60;
 pub const MAX_BOOTSTRAP_RESPONSE: usize = 1 << 20;
 /// Largest sync-offer or sync-send response accepted from control, in bytes.
 pub const MAX_SYNC_RESPONSE: usize = 10 << 20;
+
+/// Multiplier of the decoding budget: decoding `n` untrusted bytes may
+/// allocate at most `DECODE_FACTOR * n + DECODE_SLACK` bytes.
+pub const DECODE_FACTOR: usize = 4;
+/// Constant part of the decoding budget (256 KiB): room for the fixed-size
+/// slots of one structure at Go's own container limits, however short its
+/// encoding. Go's limit tests (public vectors) decode an AUM of 4,195 bytes
+/// to 4,096 signatures (192 KiB of 48-byte slots) and one of 6,330 bytes to
+/// 1,024 metadata entries (about 100 KiB); both must decode.
+pub const DECODE_SLACK: usize = 256 << 10;
+
+/// Largest canonical encoding of an AUM (or a key) the decoder accepts
+/// (1 MiB, the size of the largest AUM file [`crate::tailchonk`] reads). An
+/// AUM is hashed over its canonical encoding, which writes a metadata value
+/// once per entry even where the input repeated it with `null`; capping the
+/// encoding bounds that work by the cap rather than by the expansion (not a
+/// Go limit: see SPEC.md).
+pub const MAX_AUM_BYTES: usize = 1 << 20;
+
+/// What the decoders may still allocate for one untrusted input: every
+/// allocation a decoder makes (a byte string, a string, a list's elements
+/// counted as `size_of` of the element type times the capacity, a map
+/// entry, a boxed value) is charged first, and a charge over the limit
+/// refuses the input before the allocation is made.
+///
+/// [`DecodeBudget::for_input`] gives the crate's bound for an `n`-byte
+/// input, `4 * n + 256 KiB`. Each `from_cbor` and `from_json` call starts
+/// from a fresh budget for its own input; the `*_within` variants share one
+/// budget across several decodes (say, a JSON body and the AUMs listed in
+/// it), so that their sum stays within the bound of the whole body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeBudget {
+    limit: usize,
+    used: usize,
+}
+
+impl DecodeBudget {
+    /// The budget for an untrusted input of `n` bytes: `4 * n + 256 KiB`.
+    pub fn for_input(n: usize) -> Self {
+        Self::with_limit(DECODE_FACTOR.saturating_mul(n).saturating_add(DECODE_SLACK))
+    }
+
+    /// A budget of exactly `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        DecodeBudget { limit, used: 0 }
+    }
+
+    /// A budget that never refuses (for trusted input).
+    pub fn unlimited() -> Self {
+        Self::with_limit(usize::MAX)
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes charged and not released.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// Charges `bytes` about to be allocated; on `Err` nothing is charged
+    /// and the caller must not allocate. The error is the limit.
+    pub fn charge(&mut self, bytes: usize) -> Result<(), usize> {
+        match self.used.checked_add(bytes) {
+            Some(u) if u <= self.limit => {
+                self.used = u;
+                Ok(())
+            }
+            _ => Err(self.limit),
+        }
+    }
+
+    /// Returns `bytes` charged earlier whose allocation was freed.
+    pub fn release(&mut self, bytes: usize) {
+        self.used = self.used.saturating_sub(bytes);
+    }
+}
