@@ -13,6 +13,16 @@
 //!    levels.
 //! 2. Type-directed readers (`Reader`) then decode into the TKA structs,
 //!    relying on the first pass for structure and applying Go's type rules.
+//!    Every allocation they make is charged first to a
+//!    [`DecodeBudget`] (`4 * n + 256 KiB` for an `n`-byte input, or a budget
+//!    shared with the message the input came in); one over it refuses the
+//!    input with [`DecodeError::OverBudget`] before allocating.
+//!
+//! The AUM and key decoders also refuse a structure whose canonical
+//! encoding (which hashes cover, and which writes a `null`-repeated `Meta`
+//! value once per entry) would exceed
+//! [`MAX_AUM_BYTES`](crate::limits::MAX_AUM_BYTES), counted without writing
+//! it. Both refusals go beyond Go's decoder; see SPEC.md §5.3.
 //!
 //! Encoding uses `minicbor`'s encoder, which always writes the shortest
 //! heads; the callers write map keys in canonical order.

@@ -62,6 +62,13 @@
 //!   to pass the cap): Go accepts them, this module refuses them.
 //! * Parsing never panics; nesting depth is bounded by `serde_json`'s
 //!   recursion limit (128).
+//! * Everything a parse keeps is charged to a [`DecodeBudget`] of
+//!   `4 * n + 256 KiB` for an `n`-byte body (list slots and their growth,
+//!   decoded bytes, map entries, strings); a body that would need more is
+//!   refused with [`WireError::OverBudget`], where Go parses it. Only bodies
+//!   of many tiny elements (`[{},{},…]`, `["",…]`, `[null,…]`) get there.
+//!   [`parse_response_within`] and [`FromWire::from_json_within`] leave what
+//!   is left of the budget for decoding the AUMs a body lists.
 //!
 //! # Big control-plane structs
 //!
