@@ -33,7 +33,6 @@ use crate::limits::{
 };
 use minicbor::data::Type;
 use minicbor::Decoder;
-use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -342,10 +341,6 @@ const META_ENTRY_COST: usize = 112;
 /// The header of an `Arc<str>` allocation (the two reference counts).
 const ARC_HEADER: usize = 16;
 
-/// What one unknown struct key costs in the duplicate-detection set while
-/// its map is read (a share of a B-tree node of 24-byte keys).
-const UNKNOWN_KEY_COST: usize = 72;
-
 /// Type-directed reader over input already accepted by [`check_well_formed`].
 ///
 /// Every method consumes exactly one item. Because the structure was checked
@@ -599,13 +594,17 @@ impl<'b> Reader<'b> {
             _ => return Err(self.mismatch(target)),
         };
         let mut seen: u64 = 0;
-        // A set, not a list: a map may hold 1024 unknown keys and an input
-        // thousands of such maps, so a linear scan per key is quadratic. Text
-        // keys borrow from the input, so the set costs a few words per key.
-        let mut unknown: BTreeSet<UnknownKey<'b>> = BTreeSet::new();
+        // Unknown keys are collected and checked for duplicates once the map
+        // is read: a map may hold 1024 unknown keys and an input thousands of
+        // such maps, so a scan per key would be quadratic, while sorting is
+        // not. Text keys borrow from the input; a key costs 24 bytes, and the
+        // map's remaining pairs are reserved (and charged) at the first.
+        let mut unknown: Vec<UnknownKey<'b>> = Vec::new();
+        let mut reserved = 0;
         // Go reports a field's type error after finishing the map, but any
-        // error rejects the input, so the first one is returned at once.
-        for _ in 0..n {
+        // error rejects the input, so the first one is returned at once
+        // (a duplicate unknown key once the map is read).
+        for i in 0..n {
             match self.struct_key(known)? {
                 StructKey::Field(f) => {
                     if seen & (1 << f) != 0 {
@@ -615,16 +614,25 @@ impl<'b> Reader<'b> {
                     field(self, f)?;
                 }
                 StructKey::Unknown(other) => {
-                    self.charge(UNKNOWN_KEY_COST)?;
-                    if !unknown.insert(other) {
-                        return Err(DecodeError::DuplicateKey(format!("{other:?}")));
+                    if unknown.capacity() == 0 {
+                        // n - i <= 1024, checked by the structural pass.
+                        let rest = (n - i) as usize;
+                        reserved = rest * std::mem::size_of::<UnknownKey<'b>>();
+                        self.charge(reserved)?;
+                        unknown.reserve_exact(rest);
                     }
+                    unknown.push(other);
                     self.skip()?;
                 }
             }
         }
-        // The set is freed here.
-        self.budget.release(unknown.len() * UNKNOWN_KEY_COST);
+        unknown.sort_unstable();
+        let duplicate = unknown.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]);
+        // The list is freed on return.
+        self.budget.release(reserved);
+        if let Some(k) = duplicate {
+            return Err(DecodeError::DuplicateKey(format!("{k:?}")));
+        }
         Ok(true)
     }
 

@@ -391,6 +391,59 @@ fn unknown_keys_at_every_level() {
 }
 
 #[test]
+fn unknown_keys_in_nested_maps() {
+    let _g = exclusive();
+    // Rotation signatures nested 16 deep, each map holding 1022 unknown
+    // integer keys: every level's keys are live while the inner levels
+    // decode. Go accepts this.
+    let unknown = |m: &mut Vec<u8>| {
+        for k in 24..24 + 1022u32 {
+            m.extend(head(0, k as usize));
+            m.push(NULL);
+        }
+    };
+    let mut sig = head(5, 1023);
+    sig.extend([0x01, 0x01]);
+    unknown(&mut sig);
+    for _ in 0..15 {
+        // The unknown keys first, so they are live while the inner
+        // levels decode.
+        let mut s = head(5, 1024);
+        s.extend([0x01, 0x02]);
+        unknown(&mut s);
+        s.push(0x05);
+        s.extend(sig);
+        sig = s;
+    }
+    let peak = peak_of(|| NodeKeySignature::from_cbor(&sig).expect("Go accepts this"));
+    within_bound("NKS 16 deep, 1022 unknown keys each", sig.len(), peak);
+    // A checkpoint of 256 keys with 1020 unknown keys each.
+    let mut state = head(5, 2);
+    state.extend([0x03]);
+    state.extend(head(4, 256));
+    for i in 0..256u32 {
+        let mut k = head(5, 1023);
+        k.extend([0x03]);
+        k.extend(cbytes(&i.to_be_bytes()));
+        for u in 24..24 + 1022u32 {
+            k.extend(head(0, u as usize));
+            k.push(NULL);
+        }
+        state.extend(k);
+    }
+    state.extend([0x04, 0x01]);
+    let mut input = head(5, 2);
+    input.extend([0x01, 0x05, 0x05]);
+    input.extend(state);
+    let peak = peak_of(|| Aum::from_cbor(&input).expect("Go accepts this"));
+    within_bound(
+        "checkpoint of 256 keys, 1022 unknown keys each",
+        input.len(),
+        peak,
+    );
+}
+
+#[test]
 fn node_key_signature_nested_to_the_depth_limit() {
     let _g = exclusive();
     // Rotation signatures nested 15 deep, each with a large public key.
