@@ -942,6 +942,85 @@ mod tests {
         assert_eq!(meta.get("a").map(|v| &**v), Some("b"));
     }
 
+    #[test]
+    fn allocations_over_the_budget_are_refused() {
+        // {1: 5, 5: {2: [h'' x 4096], 3: [{} x 4096]}, 23: [null x 4096]}:
+        // 12 KiB decoding to 4096 slots of 24, 72 and 48 bytes (576 KiB),
+        // over 4 * n + 256 KiB.
+        let mut a = hex("a3010505a202990fa0");
+        a.truncate(a.len() - 3);
+        a.extend(hex("991000"));
+        a.extend([0x40; 4096]);
+        a.extend(hex("03991000"));
+        a.extend([0xa0; 4096]);
+        a.extend(hex("17991000"));
+        a.extend([0xf6; 4096]);
+        assert_eq!(check_well_formed(&a), Ok(()));
+        let limit = DecodeBudget::for_input(a.len()).limit();
+        assert_eq!(
+            crate::Aum::from_cbor(&a),
+            Err(DecodeError::OverBudget { limit })
+        );
+        // The same AUM decodes with room for it, and a shared budget keeps
+        // what it used.
+        let mut roomy = DecodeBudget::with_limit(1 << 20);
+        assert!(crate::Aum::from_cbor_within(&a, &mut roomy).is_ok());
+        assert!(roomy.used() > 4096 * (24 + 72 + 48));
+        let mut rest = DecodeBudget::with_limit(1 << 20);
+        rest.charge((1 << 20) - 1000).unwrap();
+        assert!(matches!(
+            crate::Aum::from_cbor_within(&a, &mut rest),
+            Err(DecodeError::OverBudget { .. })
+        ));
+    }
+
+    #[test]
+    fn canonical_encodings_over_the_cap_are_refused() {
+        // A key whose metadata repeats a 1,100-byte value over 1,000 entries
+        // with null: about 8 KiB in, 1.1 MB re-encoded.
+        let mut k = hex("a10c");
+        k.extend(hex("b903e8"));
+        for i in 0..1000u32 {
+            k.extend(hex("63"));
+            k.extend(format!("{i:03}").as_bytes());
+            if i == 0 {
+                k.extend(hex("79044c"));
+                k.extend([b'v'; 1100]);
+            } else {
+                k.push(0xf6);
+            }
+        }
+        let r = crate::Key::from_cbor(&k);
+        assert!(
+            matches!(r, Err(DecodeError::EncodingTooLarge { len }) if len > MAX_AUM_BYTES),
+            "{r:?}"
+        );
+        // As an UpdateKey's Meta: {1: 4, 7: ...}.
+        let mut a = hex("a2010407");
+        a.extend(&k[2..]);
+        assert!(matches!(
+            crate::Aum::from_cbor(&a),
+            Err(DecodeError::EncodingTooLarge { .. })
+        ));
+        // 900 entries of it fit.
+        let mut a = hex("a2010407b90384");
+        let mut n = 0;
+        for i in 0..900u32 {
+            a.extend(hex("63"));
+            a.extend(format!("{i:03}").as_bytes());
+            if i == 0 {
+                a.extend(hex("79044c"));
+                a.extend([b'v'; 1100]);
+            } else {
+                a.push(0xf6);
+            }
+            n += 1;
+        }
+        assert_eq!(n, 900);
+        let aum = crate::Aum::from_cbor(&a).unwrap();
+        assert!(aum.to_cbor().len() <= MAX_AUM_BYTES);
+    }
+
     fn hex(s: &str) -> Vec<u8> {
         data_encoding::HEXLOWER.decode(s.as_bytes()).unwrap()
     }

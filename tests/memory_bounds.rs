@@ -922,7 +922,12 @@ fn wire_bodies_of_every_message() {
             r#"{{"Version":1,"NodeKey":"nodekey:{}",{fields}}}"#,
             "00".repeat(32),
         );
-        let peak = peak_of(|| wire::InitFinishRequest::from_json(body.as_bytes()));
+        let mut r = None;
+        let peak = peak_of(|| r = Some(wire::InitFinishRequest::from_json(body.as_bytes())));
+        assert!(matches!(
+            r.unwrap(),
+            Err(wire::WireError::OverBudget { .. })
+        ));
         within_bound(
             &format!("init/finish request, map of tiny entries x{copies}"),
             body.len(),
@@ -934,7 +939,12 @@ fn wire_bodies_of_every_message() {
     for item in ["{}", "null"] {
         let list = vec![item; (MIB - 100) / (item.len() + 1)].join(",");
         let body = format!(r#"{{"NeedSignatures":[{list}]}}"#);
-        let peak = peak_of(|| wire::InitBeginResponse::from_json(body.as_bytes()));
+        let mut r = None;
+        let peak = peak_of(|| r = Some(wire::InitBeginResponse::from_json(body.as_bytes())));
+        assert!(matches!(
+            r.unwrap(),
+            Err(wire::WireError::OverBudget { .. })
+        ));
         within_bound(
             &format!("init/begin response, list of {item}"),
             body.len(),
@@ -944,7 +954,13 @@ fn wire_bodies_of_every_message() {
     for item in [r#""""#, "null"] {
         let list = vec![item; (MIB - 100) / (item.len() + 1)].join(",");
         let body = format!(r#"{{"Signatures":[{list}]}}"#);
-        let peak = peak_of(|| wire::SignaturesUsingKeyResponse::from_json(body.as_bytes()));
+        let mut r = None;
+        let peak =
+            peak_of(|| r = Some(wire::SignaturesUsingKeyResponse::from_json(body.as_bytes())));
+        assert!(matches!(
+            r.unwrap(),
+            Err(wire::WireError::OverBudget { .. })
+        ));
         within_bound(
             &format!("signatures-using-key response, list of {item}"),
             body.len(),
