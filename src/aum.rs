@@ -118,10 +118,9 @@ impl Aum {
     /// Decodes an AUM with Go's exact acceptance rules, except that it
     /// refuses an AUM whose decoding would allocate more than
     /// `4 * input.len() + 256 KiB` ([`DecodeError::OverBudget`]) or whose
-    /// canonical encoding would exceed [`MAX_AUM_BYTES`]
-    /// ([`DecodeError::EncodingTooLarge`]); see SPEC.md.
-    ///
-    /// [`MAX_AUM_BYTES`]: crate::limits::MAX_AUM_BYTES
+    /// canonical encoding would exceed `8 * input.len() + 1 KiB` or 1 MiB
+    /// ([`DecodeError::EncodingTooLarge`], see
+    /// [`max_encoding_len`](crate::limits::max_encoding_len)); see SPEC.md.
     pub fn from_cbor(input: &[u8]) -> Result<Self, DecodeError> {
         Self::from_cbor_within(input, &mut DecodeBudget::for_input(input.len()))
     }
@@ -144,10 +143,11 @@ impl Aum {
     }
 
     /// Decodes an AUM map (or `null`, the zero AUM) from well-formed input,
-    /// refusing one whose canonical encoding would exceed the cap.
+    /// refusing one whose canonical encoding would exceed the cap for the
+    /// reader's input.
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let a = Self::decode_fields(r)?;
-        check_encoded_len(encoded_len(|e| a.encode(e, true)))?;
+        check_encoded_len(encoded_len(|e| a.encode(e, true)), r.input_len())?;
         Ok(a)
     }
 

@@ -21,8 +21,9 @@
 //! The AUM and key decoders also refuse a structure whose canonical
 //! encoding (which hashes cover, and which writes a `null`-repeated `Meta`
 //! value once per entry) would exceed
-//! [`MAX_AUM_BYTES`](crate::limits::MAX_AUM_BYTES), counted without writing
-//! it. Both refusals go beyond Go's decoder; see SPEC.md §5.3.
+//! [`max_encoding_len`](crate::limits::max_encoding_len) of the input
+//! (8 bytes per input byte + 1 KiB, at most 1 MiB), counted without
+//! writing it. Both refusals go beyond Go's decoder; see SPEC.md §5.3.
 //!
 //! Encoding uses `minicbor`'s encoder, which always writes the shortest
 //! heads; the callers write map keys in canonical order.
@@ -96,11 +97,15 @@ pub enum DecodeError {
         limit: usize,
     },
     /// The structure's canonical encoding, which its hash covers, would be
-    /// longer than [`MAX_AUM_BYTES`]: metadata values repeated with `null`
-    /// are written out once per entry (not a Go check: see SPEC.md).
+    /// longer than [`max_encoding_len`](crate::limits::max_encoding_len) of
+    /// the input (8 bytes per input byte + 1 KiB, at most
+    /// [`MAX_AUM_BYTES`]): metadata values repeated with `null` are written
+    /// out once per entry (not a Go check: see SPEC.md).
     EncodingTooLarge {
         /// Length of the canonical encoding, in bytes.
         len: usize,
+        /// The longest accepted for this input.
+        limit: usize,
     },
 }
 
@@ -140,9 +145,9 @@ impl fmt::Display for DecodeError {
                 f,
                 "cbor: decoding would allocate more than {limit} bytes (4 bytes per input byte + 256 KiB)"
             ),
-            DecodeError::EncodingTooLarge { len } => write!(
+            DecodeError::EncodingTooLarge { len, limit } => write!(
                 f,
-                "cbor: canonical encoding of {len} bytes exceeds {MAX_AUM_BYTES}"
+                "cbor: canonical encoding of {len} bytes exceeds {limit} (8 per input byte + 1 KiB, at most {MAX_AUM_BYTES})"
             ),
         }
     }
@@ -366,6 +371,11 @@ impl<'b> Reader<'b> {
             d: Decoder::new(input),
             budget,
         }
+    }
+
+    /// The length of the whole input.
+    pub(crate) fn input_len(&self) -> usize {
+        self.d.input().len()
     }
 
     /// The budget left, for the next decode sharing it.
@@ -715,10 +725,13 @@ pub(crate) fn encoded_len(f: impl FnOnce(&mut Encoder<CountSink>) -> EncodeResul
 }
 
 /// Refuses a decoded structure whose canonical encoding (counted by
-/// [`encoded_len`]) would be longer than [`MAX_AUM_BYTES`].
-pub(crate) fn check_encoded_len(len: usize) -> Result<(), DecodeError> {
-    if len > MAX_AUM_BYTES {
-        return Err(DecodeError::EncodingTooLarge { len });
+/// [`encoded_len`]) would be longer than
+/// [`max_encoding_len`](crate::limits::max_encoding_len) of its
+/// `input_len`-byte input.
+pub(crate) fn check_encoded_len(len: usize, input_len: usize) -> Result<(), DecodeError> {
+    let limit = crate::limits::max_encoding_len(input_len);
+    if len > limit {
+        return Err(DecodeError::EncodingTooLarge { len, limit });
     }
     Ok(())
 }
@@ -974,25 +987,35 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn canonical_encodings_over_the_cap_are_refused() {
-        // A key whose metadata repeats a 1,100-byte value over 1,000 entries
-        // with null: about 8 KiB in, 1.1 MB re-encoded.
-        let mut k = hex("a10c");
-        k.extend(hex("b903e8"));
-        for i in 0..1000u32 {
-            k.extend(hex("63"));
+    /// `{12: {"000": <value>, "001": null, ...}}`: a key whose metadata
+    /// repeats one value over `entries` entries.
+    fn repeating_meta_key(value_len: usize, entries: u16) -> Vec<u8> {
+        let mut k = hex("a10cb9");
+        k.extend(entries.to_be_bytes());
+        for i in 0..entries {
+            k.push(0x63);
             k.extend(format!("{i:03}").as_bytes());
             if i == 0 {
-                k.extend(hex("79044c"));
-                k.extend([b'v'; 1100]);
+                k.push(0x79);
+                k.extend((value_len as u16).to_be_bytes());
+                k.extend(std::iter::repeat_n(b'v', value_len));
             } else {
                 k.push(0xf6);
             }
         }
+        k
+    }
+
+    #[test]
+    fn canonical_encodings_over_the_cap_are_refused() {
+        use crate::limits::max_encoding_len;
+        // 1,000 entries repeating a 1,100-byte value: about 6 KiB in, over
+        // 1 MiB re-encoded.
+        let k = repeating_meta_key(1100, 1000);
         let r = crate::Key::from_cbor(&k);
         assert!(
-            matches!(r, Err(DecodeError::EncodingTooLarge { len }) if len > MAX_AUM_BYTES),
+            matches!(r, Err(DecodeError::EncodingTooLarge { len, limit })
+                if len > MAX_AUM_BYTES && limit == max_encoding_len(k.len())),
             "{r:?}"
         );
         // As an UpdateKey's Meta: {1: 4, 7: ...}.
@@ -1002,23 +1025,19 @@ mod tests {
             crate::Aum::from_cbor(&a),
             Err(DecodeError::EncodingTooLarge { .. })
         ));
-        // 900 entries of it fit.
-        let mut a = hex("a2010407b90384");
-        let mut n = 0;
-        for i in 0..900u32 {
-            a.extend(hex("63"));
-            a.extend(format!("{i:03}").as_bytes());
-            if i == 0 {
-                a.extend(hex("79044c"));
-                a.extend([b'v'; 1100]);
-            } else {
-                a.push(0xf6);
+        // The cap is 8 bytes per input byte + 1 KiB: a 100-byte value
+        // repeated 20 times fits, 40 times does not.
+        for (entries, fits) in [(20, true), (40, false)] {
+            let k = repeating_meta_key(100, entries);
+            let r = crate::Key::from_cbor(&k);
+            assert_eq!(r.is_ok(), fits, "{entries}: {r:?}");
+            if let Ok(k2) = r {
+                assert!(k2.to_cbor().len() <= max_encoding_len(k.len()));
             }
-            n += 1;
         }
-        assert_eq!(n, 900);
-        let aum = crate::Aum::from_cbor(&a).unwrap();
-        assert!(aum.to_cbor().len() <= MAX_AUM_BYTES);
+        // A key Go writes re-encodes to its own bytes.
+        let honest = crate::Key::ed25519([5; 32], 1).to_cbor();
+        assert_eq!(crate::Key::from_cbor(&honest).unwrap().to_cbor(), honest);
     }
 
     fn hex(s: &str) -> Vec<u8> {

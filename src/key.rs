@@ -286,11 +286,11 @@ impl Key {
     /// like [`Aum::from_cbor`](crate::Aum::from_cbor), it refuses a key
     /// whose decoding would allocate more than `4 * input.len() + 256 KiB`
     /// or whose canonical encoding would exceed
-    /// [`MAX_AUM_BYTES`](crate::limits::MAX_AUM_BYTES).
+    /// [`max_encoding_len`](crate::limits::max_encoding_len) of the input.
     pub fn from_cbor(input: &[u8]) -> Result<Self, DecodeError> {
         check_well_formed(input)?;
         let k = Key::decode(&mut Reader::new(input))?;
-        check_encoded_len(encoded_len(|e| k.encode(e)))?;
+        check_encoded_len(encoded_len(|e| k.encode(e)), input.len())?;
         Ok(k)
     }
 

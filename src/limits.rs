@@ -73,9 +73,25 @@ pub const DECODE_SLACK: usize = 256 << 10;
 /// (1 MiB, the size of the largest AUM file [`crate::tailchonk`] reads). An
 /// AUM is hashed over its canonical encoding, which writes a metadata value
 /// once per entry even where the input repeated it with `null`; capping the
-/// encoding bounds that work by the cap rather than by the expansion (not a
-/// Go limit: see SPEC.md).
+/// encoding bounds that work (not a Go limit: see SPEC.md).
 pub const MAX_AUM_BYTES: usize = 1 << 20;
+
+/// Most canonical-encoding bytes a decoded AUM or key may take per input
+/// byte (see [`max_encoding_len`]). What Go writes re-encodes to the bytes
+/// it came in; decoding fills in defaults, so a one-byte `{}` or `null`
+/// element can re-encode in up to 7 bytes (a zero key in a state's list).
+/// Only `null`-repeated metadata values expand further.
+pub const MAX_ENCODING_EXPANSION: usize = 8;
+
+/// The longest canonical encoding accepted for an AUM or key decoded from
+/// `n` input bytes: `8 * n + 1 KiB`, and at most [`MAX_AUM_BYTES`]. Hashing
+/// a decoded AUM therefore reads at most about 8 bytes per input byte.
+pub fn max_encoding_len(n: usize) -> usize {
+    MAX_ENCODING_EXPANSION
+        .saturating_mul(n)
+        .saturating_add(1 << 10)
+        .min(MAX_AUM_BYTES)
+}
 
 /// What the decoders may still allocate for one untrusted input: every
 /// allocation a decoder makes (a byte string, a string, a list's elements
