@@ -538,8 +538,14 @@ impl<'de> Visitor<'de> for SigMapSeed<'_> {
                 None => Vec::new(),
                 Some(s) => b64_or_fail(&s, self.field, self.cx)?,
             };
-            self.cx.charge(SIG_MAP_ENTRY_COST)?;
-            out.insert(id, bytes);
+            // A repeated ID replaces its value (the later wins, as in Go):
+            // no new entry, and the old bytes are freed.
+            if !out.contains_key(&id) {
+                self.cx.charge(SIG_MAP_ENTRY_COST)?;
+            }
+            if let Some(old) = out.insert(id, bytes) {
+                self.cx.budget.release(old.len());
+            }
         }
         Ok(())
     }
