@@ -2,13 +2,13 @@
 //! set of trusted keys.
 
 use crate::cbor::{
-    check_well_formed, encode_to_hash, encode_to_vec, put_opt_bytes, put_string_map, DecodeError,
-    Encoder, Reader,
+    check_encoded_len, check_well_formed, encode_to_hash, encode_to_vec, encoded_len,
+    put_opt_bytes, put_string_map, DecodeError, Encoder, Reader,
 };
 use crate::error::ValidationError;
 use crate::hash::AumHash;
 use crate::key::{Key, Meta};
-use crate::limits::{KEY_ID_LEN, SIGNATURE_LEN};
+use crate::limits::{DecodeBudget, KEY_ID_LEN, SIGNATURE_LEN};
 use crate::state::State;
 use std::fmt;
 
@@ -115,14 +115,43 @@ pub struct Aum {
 }
 
 impl Aum {
-    /// Decodes an AUM with Go's exact acceptance rules.
+    /// Decodes an AUM with Go's exact acceptance rules, except that it
+    /// refuses an AUM whose decoding would allocate more than
+    /// `4 * input.len() + 256 KiB` ([`DecodeError::OverBudget`]) or whose
+    /// canonical encoding would exceed `8 * input.len() + 1 KiB` or 1 MiB
+    /// ([`DecodeError::EncodingTooLarge`], see
+    /// [`max_encoding_len`](crate::limits::max_encoding_len)); see SPEC.md.
     pub fn from_cbor(input: &[u8]) -> Result<Self, DecodeError> {
-        check_well_formed(input)?;
-        Self::decode(&mut Reader::new(input))
+        Self::from_cbor_within(input, &mut DecodeBudget::for_input(input.len()))
     }
 
-    /// Decodes an AUM map (or `null`, the zero AUM) from well-formed input.
+    /// [`Aum::from_cbor`] charging a shared `budget`, for AUMs listed in a
+    /// larger message: the budget of the whole message then bounds them
+    /// all. Besides what decoding allocates, each AUM is charged as it will
+    /// be held while the list is checked: its own struct, the header of the
+    /// `Arc` a [`StoredAum`](crate::StoredAum) keeps it in, and three
+    /// `StoredAum` slots (a growing vector holds up to twice its length,
+    /// and its old buffer while it moves).
+    pub fn from_cbor_within(input: &[u8], budget: &mut DecodeBudget) -> Result<Self, DecodeError> {
+        const HELD: usize =
+            std::mem::size_of::<Aum>() + 16 + 3 * std::mem::size_of::<crate::storage::StoredAum>();
+        check_well_formed(input)?;
+        let mut r = Reader::with_budget(input, budget.clone());
+        let out = r.charge(HELD).and_then(|()| Self::decode(&mut r));
+        *budget = r.into_budget();
+        out
+    }
+
+    /// Decodes an AUM map (or `null`, the zero AUM) from well-formed input,
+    /// refusing one whose canonical encoding would exceed the cap for the
+    /// reader's input.
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let a = Self::decode_fields(r)?;
+        check_encoded_len(encoded_len(|e| a.encode(e, true)), r.input_len())?;
+        Ok(a)
+    }
+
+    fn decode_fields(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let mut a = Aum::default();
         let known = (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7);
         r.struct_map("tka.AUM", known | (1 << 23), |r, f| {
@@ -150,7 +179,7 @@ impl Aum {
                     a.signatures = match r.array_len("tka.AUM.Signatures")? {
                         None => None,
                         Some(n) => {
-                            let mut v = Vec::with_capacity(n as usize);
+                            let mut v = r.vec_with_capacity::<Signature>(n)?;
                             for _ in 0..n {
                                 v.push(Signature::decode(r)?);
                             }

@@ -13,15 +13,27 @@
 //!    levels.
 //! 2. Type-directed readers (`Reader`) then decode into the TKA structs,
 //!    relying on the first pass for structure and applying Go's type rules.
+//!    Every allocation they make is charged first to a
+//!    [`DecodeBudget`] (`4 * n + 256 KiB` for an `n`-byte input, or a budget
+//!    shared with the message the input came in); one over it refuses the
+//!    input with [`DecodeError::OverBudget`] before allocating.
+//!
+//! The AUM and key decoders also refuse a structure whose canonical
+//! encoding (which hashes cover, and which writes a `null`-repeated `Meta`
+//! value once per entry) would exceed
+//! [`max_encoding_len`](crate::limits::max_encoding_len) of the input
+//! (8 bytes per input byte + 1 KiB, at most 1 MiB), counted without
+//! writing it. Both refusals go beyond Go's decoder; see SPEC.md §5.3.
 //!
 //! Encoding uses `minicbor`'s encoder, which always writes the shortest
 //! heads; the callers write map keys in canonical order.
 
 use crate::key::Meta;
-use crate::limits::{CBOR_MAX_ARRAY_ELEMENTS, CBOR_MAX_DEPTH, CBOR_MAX_MAP_PAIRS};
+use crate::limits::{
+    DecodeBudget, CBOR_MAX_ARRAY_ELEMENTS, CBOR_MAX_DEPTH, CBOR_MAX_MAP_PAIRS, MAX_AUM_BYTES,
+};
 use minicbor::data::Type;
 use minicbor::Decoder;
-use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -75,6 +87,26 @@ pub enum DecodeError {
     /// Bytes that are not well-formed CBOR (reserved additional information,
     /// a stray break, a malformed simple value).
     Malformed(&'static str),
+    /// Decoding would allocate more than the input's budget
+    /// ([`DecodeBudget`]: `4 * n + 256 KiB` for an `n`-byte input). Only
+    /// inputs of many tiny elements (thousands of `null` signatures, keys or
+    /// metadata entries of a few bytes each) get here; Go accepts them (not
+    /// a Go check: see SPEC.md).
+    OverBudget {
+        /// The budget, in bytes.
+        limit: usize,
+    },
+    /// The structure's canonical encoding, which its hash covers, would be
+    /// longer than [`max_encoding_len`](crate::limits::max_encoding_len) of
+    /// the input (8 bytes per input byte + 1 KiB, at most
+    /// [`MAX_AUM_BYTES`]): metadata values repeated with `null` are written
+    /// out once per entry (not a Go check: see SPEC.md).
+    EncodingTooLarge {
+        /// Length of the canonical encoding, in bytes.
+        len: usize,
+        /// The longest accepted for this input.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for DecodeError {
@@ -109,6 +141,14 @@ impl fmt::Display for DecodeError {
                 write!(f, "cbor: a {t} cannot be a struct map key")
             }
             DecodeError::Malformed(why) => write!(f, "cbor: malformed: {why}"),
+            DecodeError::OverBudget { limit } => write!(
+                f,
+                "cbor: decoding would allocate more than {limit} bytes (4 bytes per input byte + 256 KiB)"
+            ),
+            DecodeError::EncodingTooLarge { len, limit } => write!(
+                f,
+                "cbor: canonical encoding of {len} bytes exceeds {limit} (8 per input byte + 1 KiB, at most {MAX_AUM_BYTES})"
+            ),
         }
     }
 }
@@ -297,20 +337,65 @@ enum StructKey<'b> {
     Unknown(UnknownKey<'b>),
 }
 
+/// What one entry of a decoded [`Meta`] map costs beyond its key's and
+/// value's bytes: a share of the B-tree's nodes (a node holds up to 11
+/// entries of 40 bytes and is at least half full) and the value's `Arc`
+/// header are charged as 112 bytes, an upper bound of what was measured.
+const META_ENTRY_COST: usize = 112;
+
+/// The header of an `Arc<str>` allocation (the two reference counts).
+const ARC_HEADER: usize = 16;
+
 /// Type-directed reader over input already accepted by [`check_well_formed`].
 ///
 /// Every method consumes exactly one item. Because the structure was checked
-/// first, lengths here are known to fit in the input.
+/// first, lengths here are known to fit in the input. Every allocation the
+/// reader (or a decoder driving it) makes is first charged to its
+/// [`DecodeBudget`]; a charge over the budget fails with
+/// [`DecodeError::OverBudget`] before the allocation happens.
 pub(crate) struct Reader<'b> {
     d: Decoder<'b>,
+    budget: DecodeBudget,
 }
 
 impl<'b> Reader<'b> {
-    /// A reader at the start of `input`, which must be well-formed.
+    /// A reader at the start of `input`, which must be well-formed, with
+    /// the budget of an input of its length (`4 * n + 256 KiB`).
     pub(crate) fn new(input: &'b [u8]) -> Self {
+        Self::with_budget(input, DecodeBudget::for_input(input.len()))
+    }
+
+    /// A reader at the start of `input` charging `budget`.
+    pub(crate) fn with_budget(input: &'b [u8], budget: DecodeBudget) -> Self {
         Reader {
             d: Decoder::new(input),
+            budget,
         }
+    }
+
+    /// The length of the whole input.
+    pub(crate) fn input_len(&self) -> usize {
+        self.d.input().len()
+    }
+
+    /// The budget left, for the next decode sharing it.
+    pub(crate) fn into_budget(self) -> DecodeBudget {
+        self.budget
+    }
+
+    /// Charges `bytes` about to be allocated.
+    pub(crate) fn charge(&mut self, bytes: usize) -> Result<(), DecodeError> {
+        self.budget
+            .charge(bytes)
+            .map_err(|limit| DecodeError::OverBudget { limit })
+    }
+
+    /// An empty vector with room for `n` elements, charged first.
+    pub(crate) fn vec_with_capacity<T>(&mut self, n: u64) -> Result<Vec<T>, DecodeError> {
+        // n <= 4096, checked by the structural pass.
+        let n = n as usize;
+        self.charge(n.saturating_mul(std::mem::size_of::<T>()))?;
+        Ok(Vec::with_capacity(n))
     }
 
     fn ty(&self) -> Result<Type, DecodeError> {
@@ -386,11 +471,14 @@ impl<'b> Reader<'b> {
                 skip_bytes(&mut self.d, 1)?;
                 Ok(None)
             }
-            Type::Bytes => Ok(Some(self.d.bytes().map_err(from_minicbor)?.to_vec())),
+            Type::Bytes => {
+                let b = self.d.bytes().map_err(from_minicbor)?;
+                self.charge(b.len())?;
+                Ok(Some(b.to_vec()))
+            }
             Type::Array => {
                 let n = self.d.array().map_err(from_minicbor)?.unwrap_or(0);
-                // n <= 4096, checked by the structural pass.
-                let mut out = Vec::with_capacity(n as usize);
+                let mut out = self.vec_with_capacity(n)?;
                 for _ in 0..n {
                     out.push(self.uint(target, u64::from(u8::MAX))? as u8);
                 }
@@ -464,19 +552,23 @@ impl<'b> Reader<'b> {
         };
         let mut out = Meta::new();
         let mut k: &'b str = "";
+        self.charge(ARC_HEADER)?;
         let mut v: Arc<str> = Arc::from("");
         for _ in 0..n {
             if !self.take_nil()? {
                 k = self.string(target)?;
             }
             if !self.take_nil()? {
-                v = Arc::from(self.string(target)?);
+                let s = self.string(target)?;
+                self.charge(ARC_HEADER + s.len())?;
+                v = Arc::from(s);
             }
             // A repeated key is a duplicate; so keys, unlike values, never
             // hold more bytes than the input.
             if out.contains_key(k) {
                 return Err(DecodeError::DuplicateKey(format!("{k:?}")));
             }
+            self.charge(META_ENTRY_COST + k.len())?;
             out.insert(k.to_owned(), Arc::clone(&v));
         }
         Ok(Some(out))
@@ -512,13 +604,17 @@ impl<'b> Reader<'b> {
             _ => return Err(self.mismatch(target)),
         };
         let mut seen: u64 = 0;
-        // A set, not a list: a map may hold 1024 unknown keys and an input
-        // thousands of such maps, so a linear scan per key is quadratic. Text
-        // keys borrow from the input, so the set costs a few words per key.
-        let mut unknown: BTreeSet<UnknownKey<'b>> = BTreeSet::new();
+        // Unknown keys are collected and checked for duplicates once the map
+        // is read: a map may hold 1024 unknown keys and an input thousands of
+        // such maps, so a scan per key would be quadratic, while sorting is
+        // not. Text keys borrow from the input; a key costs 24 bytes, and the
+        // map's remaining pairs are reserved (and charged) at the first.
+        let mut unknown: Vec<UnknownKey<'b>> = Vec::new();
+        let mut reserved = 0;
         // Go reports a field's type error after finishing the map, but any
-        // error rejects the input, so the first one is returned at once.
-        for _ in 0..n {
+        // error rejects the input, so the first one is returned at once
+        // (a duplicate unknown key once the map is read).
+        for i in 0..n {
             match self.struct_key(known)? {
                 StructKey::Field(f) => {
                     if seen & (1 << f) != 0 {
@@ -528,12 +624,24 @@ impl<'b> Reader<'b> {
                     field(self, f)?;
                 }
                 StructKey::Unknown(other) => {
-                    if !unknown.insert(other) {
-                        return Err(DecodeError::DuplicateKey(format!("{other:?}")));
+                    if unknown.capacity() == 0 {
+                        // n - i <= 1024, checked by the structural pass.
+                        let rest = (n - i) as usize;
+                        reserved = rest * std::mem::size_of::<UnknownKey<'b>>();
+                        self.charge(reserved)?;
+                        unknown.reserve_exact(rest);
                     }
+                    unknown.push(other);
                     self.skip()?;
                 }
             }
+        }
+        unknown.sort_unstable();
+        let duplicate = unknown.windows(2).find(|w| w[0] == w[1]).map(|w| w[0]);
+        // The list is freed on return.
+        self.budget.release(reserved);
+        if let Some(k) = duplicate {
+            return Err(DecodeError::DuplicateKey(format!("{k:?}")));
         }
         Ok(true)
     }
@@ -605,6 +713,38 @@ pub(crate) fn encode_to_hash(f: impl FnOnce(&mut Encoder<HashSink>) -> EncodeRes
     let mut e = Encoder::new(HashSink(blake2::Blake2s256::default()));
     let _ = f(&mut e);
     blake2::Digest::finalize(e.into_writer().0).into()
+}
+
+/// The length of the encoding `f` writes, counted without buffering it
+/// (a string is counted once per write, whatever its length, so this costs
+/// time in the number of items, not bytes).
+pub(crate) fn encoded_len(f: impl FnOnce(&mut Encoder<CountSink>) -> EncodeResult) -> usize {
+    let mut e = Encoder::new(CountSink(0));
+    let _ = f(&mut e);
+    e.into_writer().0
+}
+
+/// Refuses a decoded structure whose canonical encoding (counted by
+/// [`encoded_len`]) would be longer than
+/// [`max_encoding_len`](crate::limits::max_encoding_len) of its
+/// `input_len`-byte input.
+pub(crate) fn check_encoded_len(len: usize, input_len: usize) -> Result<(), DecodeError> {
+    let limit = crate::limits::max_encoding_len(input_len);
+    if len > limit {
+        return Err(DecodeError::EncodingTooLarge { len, limit });
+    }
+    Ok(())
+}
+
+/// A [`minicbor::encode::Write`] sink that counts bytes and keeps none.
+pub(crate) struct CountSink(usize);
+
+impl minicbor::encode::Write for CountSink {
+    type Error = std::convert::Infallible;
+    fn write_all(&mut self, buf: &[u8]) -> Result<(), Self::Error> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(())
+    }
 }
 
 /// Writes `bytes`, or `null` for `None`.
@@ -813,6 +953,91 @@ mod tests {
         let meta = k.meta.unwrap();
         assert_eq!(meta.get("").map(|v| &**v), Some("b"));
         assert_eq!(meta.get("a").map(|v| &**v), Some("b"));
+    }
+
+    #[test]
+    fn allocations_over_the_budget_are_refused() {
+        // {1: 5, 5: {2: [h'' x 4096], 3: [{} x 4096]}, 23: [null x 4096]}:
+        // 12 KiB decoding to 4096 slots of 24, 72 and 48 bytes (576 KiB),
+        // over 4 * n + 256 KiB.
+        let mut a = hex("a3010505a202990fa0");
+        a.truncate(a.len() - 3);
+        a.extend(hex("991000"));
+        a.extend([0x40; 4096]);
+        a.extend(hex("03991000"));
+        a.extend([0xa0; 4096]);
+        a.extend(hex("17991000"));
+        a.extend([0xf6; 4096]);
+        assert_eq!(check_well_formed(&a), Ok(()));
+        let limit = DecodeBudget::for_input(a.len()).limit();
+        assert_eq!(
+            crate::Aum::from_cbor(&a),
+            Err(DecodeError::OverBudget { limit })
+        );
+        // The same AUM decodes with room for it, and a shared budget keeps
+        // what it used.
+        let mut roomy = DecodeBudget::with_limit(1 << 20);
+        assert!(crate::Aum::from_cbor_within(&a, &mut roomy).is_ok());
+        assert!(roomy.used() > 4096 * (24 + 72 + 48));
+        let mut rest = DecodeBudget::with_limit(1 << 20);
+        rest.charge((1 << 20) - 1000).unwrap();
+        assert!(matches!(
+            crate::Aum::from_cbor_within(&a, &mut rest),
+            Err(DecodeError::OverBudget { .. })
+        ));
+    }
+
+    /// `{12: {"000": <value>, "001": null, ...}}`: a key whose metadata
+    /// repeats one value over `entries` entries.
+    fn repeating_meta_key(value_len: usize, entries: u16) -> Vec<u8> {
+        let mut k = hex("a10cb9");
+        k.extend(entries.to_be_bytes());
+        for i in 0..entries {
+            k.push(0x63);
+            k.extend(format!("{i:03}").as_bytes());
+            if i == 0 {
+                k.push(0x79);
+                k.extend((value_len as u16).to_be_bytes());
+                k.extend(std::iter::repeat_n(b'v', value_len));
+            } else {
+                k.push(0xf6);
+            }
+        }
+        k
+    }
+
+    #[test]
+    fn canonical_encodings_over_the_cap_are_refused() {
+        use crate::limits::max_encoding_len;
+        // 1,000 entries repeating a 1,100-byte value: about 6 KiB in, over
+        // 1 MiB re-encoded.
+        let k = repeating_meta_key(1100, 1000);
+        let r = crate::Key::from_cbor(&k);
+        assert!(
+            matches!(r, Err(DecodeError::EncodingTooLarge { len, limit })
+                if len > MAX_AUM_BYTES && limit == max_encoding_len(k.len())),
+            "{r:?}"
+        );
+        // As an UpdateKey's Meta: {1: 4, 7: ...}.
+        let mut a = hex("a2010407");
+        a.extend(&k[2..]);
+        assert!(matches!(
+            crate::Aum::from_cbor(&a),
+            Err(DecodeError::EncodingTooLarge { .. })
+        ));
+        // The cap is 8 bytes per input byte + 1 KiB: a 100-byte value
+        // repeated 20 times fits, 40 times does not.
+        for (entries, fits) in [(20, true), (40, false)] {
+            let k = repeating_meta_key(100, entries);
+            let r = crate::Key::from_cbor(&k);
+            assert_eq!(r.is_ok(), fits, "{entries}: {r:?}");
+            if let Ok(k2) = r {
+                assert!(k2.to_cbor().len() <= max_encoding_len(k.len()));
+            }
+        }
+        // A key Go writes re-encodes to its own bytes.
+        let honest = crate::Key::ed25519([5; 32], 1).to_cbor();
+        assert_eq!(crate::Key::from_cbor(&honest).unwrap().to_cbor(), honest);
     }
 
     fn hex(s: &str) -> Vec<u8> {

@@ -11,6 +11,7 @@
 
 use crate::authority::Authority;
 use crate::error::{AuthorityError, SyncError};
+use crate::limits::DecodeBudget;
 use crate::storage::{Storage, StoredAum};
 use crate::sync::SyncOffer;
 use crate::wire::{self, FromWire, Path, ToWire, WireError};
@@ -140,9 +141,16 @@ impl<S: Storage> ControlResponder<S> {
                 Ok(self.sync_offer(&req)?.to_json())
             }
             Path::SyncSend => {
-                let req =
-                    wire::SyncSendRequest::from_json(body).map_err(ControlError::BadRequest)?;
-                Ok(self.sync_send(&req, now)?.to_json())
+                // One budget for the body and the AUMs it lists (4 bytes per
+                // body byte + 256 KiB, see `DecodeBudget`).
+                let mut budget = DecodeBudget::for_input(body.len());
+                let req = wire::SyncSendRequest::from_json_within(
+                    body,
+                    wire::SyncSendRequest::MAX_LEN,
+                    &mut budget,
+                )
+                .map_err(ControlError::BadRequest)?;
+                Ok(self.sync_send_within(&req, now, &mut budget)?.to_json())
             }
             p => Err(ControlError::UnknownPath(p)),
         }
@@ -186,13 +194,31 @@ impl<S: Storage> ControlResponder<S> {
         req: &wire::SyncSendRequest,
         now: Time,
     ) -> Result<wire::SyncSendResponse, ControlError> {
+        let mut budget = DecodeBudget::for_input(
+            req.missing_aums
+                .iter()
+                .flatten()
+                .fold(0, |n, b| n + b.len()),
+        );
+        self.sync_send_within(req, now, &mut budget)
+    }
+
+    /// [`ControlResponder::sync_send`] decoding the AUMs within `budget`
+    /// (what is left of the request body's).
+    fn sync_send_within(
+        &mut self,
+        req: &wire::SyncSendRequest,
+        now: Time,
+        budget: &mut DecodeBudget,
+    ) -> Result<wire::SyncSendResponse, ControlError> {
         let a = self.authority.as_mut().ok_or(ControlError::NotEnabled)?;
         let missing = req.missing_aums.as_deref().unwrap_or(&[]);
         if !missing.is_empty() {
             // Not sized by the node's count: the loop may stop at the first.
             let mut aums = Vec::new();
             for (i, b) in missing.iter().enumerate() {
-                let aum = Aum::from_cbor(b).map_err(|e| ControlError::BadAum(i, e))?;
+                let aum =
+                    Aum::from_cbor_within(b, budget).map_err(|e| ControlError::BadAum(i, e))?;
                 crate::sync::refuse_before_inform(i, &aum).map_err(ControlError::Inform)?;
                 aums.push(StoredAum::new(aum));
             }

@@ -1,7 +1,8 @@
 //! Key types: tailnet-lock keys, node keys and their text forms.
 
 use crate::cbor::{
-    check_well_formed, encode_to_vec, put_opt_bytes, put_string_map, DecodeError, Encoder, Reader,
+    check_encoded_len, check_well_formed, encode_to_vec, encoded_len, put_opt_bytes,
+    put_string_map, DecodeError, Encoder, Reader,
 };
 use crate::error::ValidationError;
 use crate::limits::{MAX_META_BYTES, MAX_VOTES};
@@ -281,10 +282,16 @@ impl Key {
         encode_to_vec(|e| self.encode(e))
     }
 
-    /// Decodes a key on its own, with Go's acceptance rules.
+    /// Decodes a key on its own, with Go's acceptance rules, except that,
+    /// like [`Aum::from_cbor`](crate::Aum::from_cbor), it refuses a key
+    /// whose decoding would allocate more than `4 * input.len() + 256 KiB`
+    /// or whose canonical encoding would exceed
+    /// [`max_encoding_len`](crate::limits::max_encoding_len) of the input.
     pub fn from_cbor(input: &[u8]) -> Result<Self, DecodeError> {
         check_well_formed(input)?;
-        Key::decode(&mut Reader::new(input))
+        let k = Key::decode(&mut Reader::new(input))?;
+        check_encoded_len(encoded_len(|e| k.encode(e)), input.len())?;
+        Ok(k)
     }
 
     pub(crate) fn encode<W: minicbor::encode::Write>(

@@ -90,7 +90,10 @@ impl NodeKeySignature {
                 2 => s.pubkey = r.bytes("tka.NodeKeySignature.Pubkey")?,
                 3 => s.key_id = r.bytes("tka.NodeKeySignature.KeyID")?,
                 4 => s.signature = r.bytes("tka.NodeKeySignature.Signature")?,
-                5 => s.nested = Self::decode(r)?.map(Box::new),
+                5 => {
+                    r.charge(std::mem::size_of::<NodeKeySignature>())?;
+                    s.nested = Self::decode(r)?.map(Box::new)
+                }
                 _ => s.wrapping_pubkey = r.bytes("tka.NodeKeySignature.WrappingPubkey")?,
             }
             Ok(())

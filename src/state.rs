@@ -163,7 +163,7 @@ impl State {
                     s.disablement_values = match r.array_len("tka.State.DisablementValues")? {
                         None => None,
                         Some(n) => {
-                            let mut v = Vec::with_capacity(n as usize);
+                            let mut v = r.vec_with_capacity::<Option<Vec<u8>>>(n)?;
                             for _ in 0..n {
                                 v.push(r.bytes("tka.State.DisablementValues")?);
                             }
@@ -175,7 +175,7 @@ impl State {
                     s.keys = match r.array_len("tka.State.Keys")? {
                         None => None,
                         Some(n) => {
-                            let mut v = Vec::with_capacity(n as usize);
+                            let mut v = r.vec_with_capacity::<Key>(n)?;
                             for _ in 0..n {
                                 v.push(Key::decode(r)?);
                             }

@@ -1,7 +1,9 @@
 //! Peak memory while decoding hostile input: for every entry point that
 //! takes untrusted bytes, the worst input we know how to build (at most
-//! 1 MiB) must not make the crate allocate more than 4·n + 64 KiB, where n is
-//! the input's length.
+//! 1 MiB) must not make the crate allocate more than 4·n + 256 KiB
+//! (`tka::limits::DecodeBudget::for_input`), where n is the input's length.
+//! Inputs that would need more are refused by the decoders' budget, and
+//! these tests check both the refusal and the peak on the way to it.
 //!
 //! A counting global allocator records the peak of live heap bytes. Tests
 //! take one lock for their whole run, so no other test allocates while one
@@ -14,9 +16,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tka::builder::Signer;
 use tka::control::ControlResponder;
+use tka::limits::{DecodeBudget, MAX_AUM_BYTES};
 use tka::machine::{Action, Config, Event, Persisted, Time, TkaMachine};
 use tka::wire::{self, FromWire, Path, ToWire};
-use tka::{Aum, AumKind, Authority, Key, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
+use tka::{
+    Aum, AumKind, Authority, DecodeError, Key, MemStorage, NlPrivate, NodeKey, NodeKeySignature,
+    State,
+};
 
 struct Counting;
 
@@ -85,15 +91,13 @@ fn peak_of<T>(f: impl FnOnce() -> T) -> usize {
 
 const MIB: usize = 1 << 20;
 
-/// Asserts the bound for an input of `n` bytes.
+/// Asserts `peak <= 4 * n + 256 KiB`, the crate's bound for `n` bytes.
 fn within_bound(what: &str, n: usize, peak: usize) {
-    within(what, n, peak, 4);
-}
-
-/// Asserts `peak <= factor * n + 64 KiB`.
-fn within(what: &str, n: usize, peak: usize, factor: usize) {
-    let bound = factor * n + 64 * 1024;
-    println!("{what}: input {n} bytes, peak {peak} bytes, bound {bound}");
+    let bound = tka::limits::DecodeBudget::for_input(n).limit();
+    println!(
+        "{what}: input {n} bytes, peak {peak} bytes ({:.2} per byte), bound {bound}",
+        peak as f64 / n as f64
+    );
     assert!(n <= MIB, "{what}: input {n} is over 1 MiB");
     assert!(
         peak <= bound,
@@ -176,16 +180,54 @@ fn aum_meta_bomb_of(budget: usize, entries: usize) -> Vec<u8> {
 // Single structures
 // ---------------------------------------------------------------------------
 
+fn too_large<T: std::fmt::Debug>(r: &Result<T, DecodeError>) -> bool {
+    matches!(r, Err(DecodeError::EncodingTooLarge { .. }))
+}
+
+fn over_budget<T: std::fmt::Debug>(r: &Result<T, DecodeError>) -> bool {
+    matches!(r, Err(DecodeError::OverBudget { .. }))
+}
+
+/// The longest metadata value that a bomb of `entries` entries can repeat
+/// with the AUM's canonical encoding still within `MAX_AUM_BYTES` (with at
+/// most 8 entries this is also within 8 bytes per input byte, the other
+/// part of `tka::limits::max_encoding_len`).
+fn value_len_at_cap(entries: usize) -> usize {
+    let base = update_key_aum(&meta_bomb(0, entries)).len();
+    // Each entry writes the value once, with a head of up to 5 bytes, and
+    // a null is 1 byte in the input but key + value in the encoding.
+    (MAX_AUM_BYTES - base - 5 * entries) / entries
+}
+
 #[test]
 fn aum_metadata_null_bomb() {
     let _g = exclusive();
-    let input = aum_meta_bomb(MIB);
-    let peak = peak_of(|| {
-        let a = Aum::from_cbor(&input).expect("Go accepts this AUM");
-        assert_eq!(a.meta.as_ref().unwrap().len(), 1024);
-        a
-    });
-    within_bound("AUM meta null bomb", input.len(), peak);
+    // Every kind: UpdateKey (the original report), NoOp (hashing it used
+    // to cost 53 s in a fuzz build), AddKey and unknown kinds all carry
+    // the Meta field.
+    for kind in [4u8, 3, 1, 0, 23] {
+        let mut input = aum_meta_bomb(MIB);
+        input[2] = kind;
+        let mut r = None;
+        let peak = peak_of(|| r = Some(Aum::from_cbor(&input)));
+        let r = r.unwrap();
+        assert!(too_large(&r), "kind {kind}: {r:?}");
+        within_bound(
+            &format!("AUM kind {kind} meta null bomb, refused"),
+            input.len(),
+            peak,
+        );
+    }
+    // The largest bomb whose canonical encoding fits the cap decodes: 8
+    // entries of 128 KiB; with 1024 entries, no value fits.
+    let input = update_key_aum(&meta_bomb(value_len_at_cap(1024), 1024));
+    assert!(too_large(&Aum::from_cbor(&input)));
+    let entries = 8;
+    let input = update_key_aum(&meta_bomb(value_len_at_cap(entries), entries));
+    let mut a = None;
+    let peak = peak_of(|| a = Some(Aum::from_cbor(&input).expect("within the cap")));
+    within_bound("AUM meta null bomb at the cap", input.len(), peak);
+    assert!(a.unwrap().to_cbor().len() <= MAX_AUM_BYTES);
 }
 
 #[test]
@@ -197,8 +239,10 @@ fn key_metadata_null_bomb() {
     input.push(0x0c);
     let overhead = input.len() + meta_bomb(0, 1024).len() + 8;
     input.extend(meta_bomb(MIB - overhead, 1024));
-    let peak = peak_of(|| Key::from_cbor(&input).expect("Go accepts this key"));
-    within_bound("Key meta null bomb", input.len(), peak);
+    let mut r = None;
+    let peak = peak_of(|| r = Some(Key::from_cbor(&input)));
+    assert!(too_large(&r.unwrap()));
+    within_bound("Key meta null bomb, refused", input.len(), peak);
 }
 
 /// A checkpoint whose state lists `keys` keys, each with its own small
@@ -233,15 +277,103 @@ fn checkpoint(keys: usize, value_len: usize, nulls: usize) -> Vec<u8> {
 #[test]
 fn checkpoint_state_with_many_keys() {
     let _g = exclusive();
+    // Bombs in the keys' metadata: refused by the encoding cap.
     for (keys, value_len, nulls) in [(8, 120_000, 1000), (64, 14_000, 64)] {
         let input = checkpoint(keys, value_len, nulls);
-        let peak = peak_of(|| Aum::from_cbor(&input).expect("Go accepts this AUM"));
+        let mut r = None;
+        let peak = peak_of(|| r = Some(Aum::from_cbor(&input)));
+        assert!(too_large(&r.unwrap()));
         within_bound(
-            &format!("checkpoint {keys} keys, {value_len}-byte values x {nulls}"),
+            &format!("checkpoint {keys} keys, {value_len}-byte values x {nulls}, refused"),
             input.len(),
             peak,
         );
     }
+    // 4096 keys of a few bytes, 4096 disablement values, 4096 signatures:
+    // slots of 72, 24 and 48 bytes for 3-4 input bytes each. Refused by the
+    // budget before the slots are allocated.
+    let input = checkpoint(4096, 0, 0);
+    let mut r = None;
+    let peak = peak_of(|| r = Some(Aum::from_cbor(&input)));
+    assert!(over_budget(&r.unwrap()));
+    within_bound("checkpoint 4096 small keys, refused", input.len(), peak);
+    // 512 keys (the most a valid state has), each with 64 tiny metadata
+    // entries, as many as the budget allows.
+    let mut state = head(5, 3);
+    state.extend([0x02, 0x81]);
+    state.extend(cbytes(&[4; 32]));
+    state.extend([0x03]);
+    state.extend(head(4, 512));
+    for i in 0..512u32 {
+        state.extend(head(5, 4));
+        state.extend([0x01, 0x01, 0x02, 0x01, 0x03]);
+        state.extend(cbytes(&i.to_be_bytes()));
+        state.push(0x0c);
+        state.extend(head(5, 64));
+        for j in 0..64u8 {
+            state.extend(ctext(&format!("{j:02}")));
+            state.push(0x60);
+        }
+    }
+    state.extend([0x04, 0x01]);
+    let mut input = head(5, 2);
+    input.extend([0x01, 0x05, 0x05]);
+    input.extend(state);
+    let mut r = None;
+    let peak = peak_of(|| r = Some(Aum::from_cbor(&input)));
+    println!(
+        "512 keys x 64 tiny entries: {:?}",
+        r.as_ref().unwrap().as_ref().err()
+    );
+    within_bound(
+        "checkpoint 512 keys x 64 tiny metadata entries",
+        input.len(),
+        peak,
+    );
+}
+
+#[test]
+fn go_limit_vectors_decode_within_the_bound() {
+    let _g = exclusive();
+    // The shapes of Go's own limit tests (public vectors
+    // public_aum0_sigs_4096_elements and public_aum2_meta_1024_pairs),
+    // which Go accepts and so must this crate: 4096 one-byte signatures,
+    // and 1024 metadata entries of six bytes each.
+    let mut sigs = head(5, 2);
+    sigs.extend([0x01, 0x03, 0x17]);
+    sigs.extend(head(4, 4096));
+    sigs.extend(std::iter::repeat_n(0xa0, 4096));
+    let peak = peak_of(|| Aum::from_cbor(&sigs).expect("Go accepts this AUM"));
+    within_bound("AUM with 4096 empty-map signatures", sigs.len(), peak);
+    let mut sigs = head(5, 2);
+    sigs.extend([0x01, 0x03, 0x17]);
+    sigs.extend(head(4, 4096));
+    sigs.extend(std::iter::repeat_n(NULL, 4096));
+    let peak = peak_of(|| Aum::from_cbor(&sigs).expect("Go accepts this AUM"));
+    within_bound("AUM with 4096 null signatures", sigs.len(), peak);
+    let mut meta = head(5, 1024);
+    for i in 0..1024 {
+        meta.extend(ctext(&format!("{i:04x}")));
+        meta.push(0x60);
+    }
+    let input = update_key_aum(&meta);
+    let peak = peak_of(|| Aum::from_cbor(&input).expect("Go accepts this AUM"));
+    within_bound("AUM with 1024 six-byte metadata entries", input.len(), peak);
+    // Tiny metadata entries (two-byte keys, empty values: four bytes each),
+    // and a key full of them.
+    let tiny_meta = {
+        let mut m = head(5, 1000);
+        for i in 0..1000 {
+            m.extend(ctext(&format!("{i:03}")));
+            m.push(0x60);
+        }
+        m
+    };
+    let mut key = head(5, 2);
+    key.extend([0x03, 0x40, 0x0c]);
+    key.extend(&tiny_meta);
+    let peak = peak_of(|| Key::from_cbor(&key).expect("Go accepts this key"));
+    within_bound("key with 1000 tiny metadata entries", key.len(), peak);
 }
 
 #[test]
@@ -261,6 +393,59 @@ fn unknown_keys_at_every_level() {
     let input = unknown(1023, &[&[0x03][..], &key].concat());
     let peak = peak_of(|| Aum::from_cbor(&input).expect("Go accepts this AUM"));
     within_bound("AUM and key with 1023 unknown keys each", input.len(), peak);
+}
+
+#[test]
+fn unknown_keys_in_nested_maps() {
+    let _g = exclusive();
+    // Rotation signatures nested 16 deep, each map holding 1022 unknown
+    // integer keys: every level's keys are live while the inner levels
+    // decode. Go accepts this.
+    let unknown = |m: &mut Vec<u8>| {
+        for k in 24..24 + 1022u32 {
+            m.extend(head(0, k as usize));
+            m.push(NULL);
+        }
+    };
+    let mut sig = head(5, 1023);
+    sig.extend([0x01, 0x01]);
+    unknown(&mut sig);
+    for _ in 0..15 {
+        // The unknown keys first, so they are live while the inner
+        // levels decode.
+        let mut s = head(5, 1024);
+        s.extend([0x01, 0x02]);
+        unknown(&mut s);
+        s.push(0x05);
+        s.extend(sig);
+        sig = s;
+    }
+    let peak = peak_of(|| NodeKeySignature::from_cbor(&sig).expect("Go accepts this"));
+    within_bound("NKS 16 deep, 1022 unknown keys each", sig.len(), peak);
+    // A checkpoint of 256 keys with 1020 unknown keys each.
+    let mut state = head(5, 2);
+    state.extend([0x03]);
+    state.extend(head(4, 256));
+    for i in 0..256u32 {
+        let mut k = head(5, 1023);
+        k.extend([0x03]);
+        k.extend(cbytes(&i.to_be_bytes()));
+        for u in 24..24 + 1022u32 {
+            k.extend(head(0, u as usize));
+            k.push(NULL);
+        }
+        state.extend(k);
+    }
+    state.extend([0x04, 0x01]);
+    let mut input = head(5, 2);
+    input.extend([0x01, 0x05, 0x05]);
+    input.extend(state);
+    let peak = peak_of(|| Aum::from_cbor(&input).expect("Go accepts this"));
+    within_bound(
+        "checkpoint of 256 keys, 1022 unknown keys each",
+        input.len(),
+        peak,
+    );
 }
 
 #[test]
@@ -301,17 +486,25 @@ fn fs_entry(aum: &[u8]) -> Vec<u8> {
 fn tailchonk_file_with_a_metadata_bomb() {
     let _g = exclusive();
     let input = fs_entry(&aum_meta_bomb(MIB - 16));
-    let peak = peak_of(|| tka::tailchonk::FsEntry::from_cbor(&input).expect("Go reads it"));
-    within_bound("tailchonk file", input.len(), peak);
+    let mut r = None;
+    let peak = peak_of(|| r = Some(tka::tailchonk::FsEntry::from_cbor(&input)));
+    assert!(too_large(&r.unwrap()));
+    within_bound("tailchonk file, meta bomb refused", input.len(), peak);
+    // A checkpoint at every array limit inside a file.
+    let input = fs_entry(&checkpoint(4096, 0, 0));
+    let mut r = None;
+    let peak = peak_of(|| r = Some(tka::tailchonk::FsEntry::from_cbor(&input)));
+    assert!(over_budget(&r.unwrap()));
+    within_bound("tailchonk file, 4096 small keys refused", input.len(), peak);
 }
 
 #[test]
 fn tailchonk_directory_with_a_metadata_bomb() {
     let _g = exclusive();
-    // The loader hashes every AUM (over its canonical encoding, where the
-    // value is repeated), so this bomb has 16 entries, not 1024.
-    let input = fs_entry(&aum_meta_bomb_of(MIB - 16, 16));
     let dir = std::env::temp_dir().join(format!("tka-memory-bounds-{}", std::process::id()));
+    // The largest file that loads: one metadata value of almost 1 MiB (the
+    // loader hashes the AUM, which reads the canonical encoding once).
+    let input = fs_entry(&aum_meta_bomb_of(MIB - 16, 1));
     let _ = std::fs::remove_dir_all(&dir);
     let aum = tka::tailchonk::FsEntry::from_cbor(&input)
         .unwrap()
@@ -322,8 +515,24 @@ fn tailchonk_directory_with_a_metadata_bomb() {
     std::fs::write(dir.join(&name[..2]).join(&name), &input).unwrap();
     drop(aum);
     let peak = peak_of(|| tka::tailchonk::load_dir(&dir).expect("loads"));
+    within_bound("tailchonk directory, 1 MiB file", input.len(), peak);
+    // A bomb of 16 entries: refused, the file named, before any hashing.
+    let input = fs_entry(&aum_meta_bomb_of(MIB - 16, 16));
+    std::fs::write(dir.join(&name[..2]).join(&name), &input).unwrap();
+    let mut r = None;
+    let peak = peak_of(|| r = Some(tka::tailchonk::load_dir(&dir)));
     std::fs::remove_dir_all(&dir).unwrap();
-    within_bound("tailchonk directory", input.len(), peak);
+    assert!(
+        matches!(
+            r.unwrap(),
+            Err(tka::tailchonk::TailchonkError::Decode(
+                _,
+                DecodeError::EncodingTooLarge { .. }
+            ))
+        ),
+        "the bomb is refused"
+    );
+    within_bound("tailchonk directory, bomb refused", input.len(), peak);
 }
 
 // ---------------------------------------------------------------------------
@@ -361,17 +570,35 @@ fn sync_offer_response_with_many_bombs() {
         r#"{{"Head":"{HEAD}","Ancestors":[],"MissingAUMs":["{}"]}}"#,
         list.join(r#"",""#)
     );
-    let peak = peak_of(|| {
-        let r = wire::parse_response::<wire::SyncOfferRequest>(body.as_bytes()).unwrap();
-        let aums: Vec<Aum> = r
+    let decode_all = |body: &[u8]| {
+        let mut budget = DecodeBudget::for_input(body.len());
+        let r = wire::parse_response_within::<wire::SyncOfferRequest>(body, &mut budget).unwrap();
+        let aums: Result<Vec<Aum>, DecodeError> = r
             .missing_aums
             .iter()
             .flatten()
-            .map(|b| Aum::from_cbor(b).unwrap())
+            .map(|b| Aum::from_cbor_within(b, &mut budget))
             .collect();
         (r, aums)
-    });
-    within_bound("sync/offer response, decoded", body.len(), peak);
+    };
+    let mut out = None;
+    let peak = peak_of(|| out = Some(decode_all(body.as_bytes())));
+    assert!(too_large(&out.take().unwrap().1));
+    within_bound("sync/offer response of bombs, refused", body.len(), peak);
+    // Bombs just within the encoding cap: each decodes, and a list of
+    // them too.
+    let one = update_key_aum(&meta_bomb(value_len_at_cap(8), 8));
+    assert!(Aum::from_cbor(&one).is_ok());
+    let count = (MIB - 4096) / (b64(&one).len() + 3);
+    let list = vec![b64(&one); count];
+    let body = format!(
+        r#"{{"Head":"{HEAD}","Ancestors":[],"MissingAUMs":["{}"]}}"#,
+        list.join(r#"",""#)
+    );
+    drop(list);
+    let peak = peak_of(|| out = Some(decode_all(body.as_bytes())));
+    assert_eq!(out.unwrap().1.unwrap().len(), count);
+    within_bound("sync/offer response of bombs at the cap", body.len(), peak);
 }
 
 fn genesis(admin: &NlPrivate) -> Aum {
@@ -414,7 +641,11 @@ fn control_responder_sync_send_with_many_bombs() {
         assert!(r.is_err(), "unsigned AUMs are refused");
         r
     });
-    within_bound("ControlResponder::handle sync/send", body.len(), peak);
+    within_bound(
+        "ControlResponder::handle sync/send of bombs",
+        body.len(),
+        peak,
+    );
 }
 
 /// A bootstrapped node whose sync offer control has just answered honestly
@@ -518,134 +749,123 @@ fn machine_sync_offer_response_with_many_bombs() {
 }
 
 // ---------------------------------------------------------------------------
-// Per-element overhead (the known gap)
+// Bodies of many tiny elements
 // ---------------------------------------------------------------------------
 
-/// The decoded structures cost more per element than their smallest
-/// encodings: a `null` signature (1 byte) decodes to a 48-byte `Signature`,
-/// a `null` key to a 64-byte `Key`, a 4-byte metadata entry to a B-tree slot
-/// with two heap allocations, an empty base64 string in a JSON list to a
-/// 24-byte `Vec`, and a 1-byte AUM to a whole `Aum`. Go's decoder has the
-/// same per-element costs. These inputs are over 4·n + 64 KiB; this test
-/// holds them to the linear bound they meet today, so that a regression to
-/// superlinear growth fails.
-const PER_ELEMENT_FACTOR: usize = 64;
-
-#[test]
-fn per_element_overhead_stays_linear() {
-    let _g = exclusive();
-    let mut worst = 0.0f64;
-    let mut check = |what: &str, n: usize, peak: usize| {
-        worst = worst.max(peak as f64 / n as f64);
-        within(what, n, peak, PER_ELEMENT_FACTOR);
-    };
-
-    let mut sigs = head(5, 2);
-    sigs.extend([0x01, 0x03, 0x17]);
-    sigs.extend(head(4, 4096));
-    sigs.extend(std::iter::repeat_n(NULL, 4096));
-    let peak = peak_of(|| Aum::from_cbor(&sigs).expect("Go accepts this AUM"));
-    check("AUM with 4096 null signatures", sigs.len(), peak);
-
-    let input = checkpoint(4096, 0, 0);
-    let peak = peak_of(|| Aum::from_cbor(&input).expect("Go accepts this AUM"));
-    check("checkpoint with 4096 small keys", input.len(), peak);
-
-    // Metadata of 1000 distinct three-digit keys with empty values: 5 bytes
-    // an entry.
-    let tiny_meta = {
-        let mut m = head(5, 1000);
-        for i in 0..1000 {
-            m.extend(ctext(&format!("{i:03}")));
-            m.push(0x60);
-        }
-        m
-    };
-    let mut key = head(5, 2);
-    key.extend([0x03, 0x40, 0x0c]);
-    key.extend(&tiny_meta);
-    let peak = peak_of(|| Key::from_cbor(&key).expect("Go accepts this key"));
-    check("key with 1000 tiny metadata entries", key.len(), peak);
-
-    let items = (MIB - 100) / 3;
-    let list = vec![r#""""#; items].join(",");
-    let body = format!(r#"{{"Head":"{HEAD}","Ancestors":[],"MissingAUMs":[{list}]}}"#);
-    let peak = peak_of(|| wire::parse_response::<wire::SyncOfferRequest>(body.as_bytes()));
-    check("sync/offer response of empty AUMs", body.len(), peak);
-
-    let items = (MIB - 200) / 7;
-    let list = vec![r#""oA==""#; items].join(",");
-    let mut control = responder();
-    let control_head = control.authority().unwrap().head().to_string();
-    let body = format!(
-        r#"{{"Version":1,"NodeKey":"nodekey:{}","Head":"{control_head}","MissingAUMs":[{list}]}}"#,
-        "00".repeat(32)
-    );
-    let peak = peak_of(|| control.handle(Path::SyncSend, body.as_bytes(), tka::Time(0)));
-    check("sync/send of empty-map AUMs", body.len(), peak);
-
-    // Small AUMs that pass every check before signatures are verified.
-    let signed = |i: usize| {
-        let mut a = head(5, 2);
-        a.push(0x02);
-        a.extend(cbytes(&[(i >> 8) as u8, i as u8]));
-        a.extend([0x17, 0x81, 0xa2, 0x01]);
-        a.extend(cbytes(&[8; 32]));
-        a.push(0x02);
-        a.extend(cbytes(&[9; 64]));
-        format!("\"{}\"", b64(&a))
-    };
-    let count = (MIB - 200) / (signed(0).len() + 1);
-    let list: Vec<String> = (0..count).map(signed).collect();
-    let body = format!(
-        r#"{{"Version":1,"NodeKey":"nodekey:{}","Head":"{control_head}","MissingAUMs":[{}]}}"#,
-        "00".repeat(32),
-        list.join(",")
-    );
-    drop(list);
-    let peak = peak_of(|| {
-        let r = control.handle(Path::SyncSend, body.as_bytes(), tka::Time(0));
-        assert!(r.is_err(), "bad signatures are refused");
-        r
-    });
-    check("sync/send of small signed AUMs", body.len(), peak);
-
-    let (node, id, mut resp, now) = machine_awaiting_offer_response();
-    resp.missing_aums = Some(vec![vec![0xa0]; (MIB - 200) / 7]);
-    let body = Bytes::from(resp.to_json());
-    drop(resp);
-    let n = body.len();
-    check(
-        "TkaMachine sync/offer response of empty-map AUMs",
-        n,
-        machine_peak(node, id, body, now),
-    );
-
-    let (node, id, mut resp, now) = machine_awaiting_offer_response();
-    let count = (MIB - 200) / (signed(0).len() + 1);
-    resp.missing_aums = Some(
-        (0..count)
-            .map(|i| {
-                let s = signed(i);
-                data_encoding::BASE64
-                    .decode(s.trim_matches('"').as_bytes())
-                    .unwrap()
-            })
-            .collect(),
-    );
-    let body = Bytes::from(resp.to_json());
-    drop(resp);
-    let n = body.len();
-    check(
-        "TkaMachine sync/offer response of small signed AUMs",
-        n,
-        machine_peak(node, id, body, now),
-    );
-    println!("worst per-element amplification: {worst:.1}x");
+/// Small AUMs that pass every check before signatures are verified: no
+/// parent, one well-formed (wrong) signature; 110 bytes.
+fn small_signed(i: usize) -> Vec<u8> {
+    let mut a = head(5, 2);
+    a.push(0x02);
+    a.extend(cbytes(&[(i >> 8) as u8, i as u8]));
+    a.extend([0x17, 0x81, 0xa2, 0x01]);
+    a.extend(cbytes(&[8; 32]));
+    a.push(0x02);
+    a.extend(cbytes(&[9; 64]));
+    a
 }
 
-/// Every other wire parser on its worst body: strict bound for bodies of a
-/// few long values, linear bound for lists of tiny elements.
+/// A statically valid checkpoint AUM (one signature) whose 512 keys have
+/// one-byte public keys: 9 input bytes per 72-byte key slot.
+fn tiny_key_checkpoint(i: usize) -> Vec<u8> {
+    let mut state = head(5, 4);
+    state.extend([0x02, 0x81]);
+    state.extend(cbytes(&[4; 32]));
+    state.extend([0x03]);
+    state.extend(head(4, 512));
+    for k in 0..512u16 {
+        state.extend(head(5, 3));
+        state.extend([0x01, 0x01, 0x02, 0x01, 0x03]);
+        state.extend(cbytes(&k.to_be_bytes()));
+    }
+    state.extend([0x04, 0x01, 0x05]);
+    state.extend(head(0, i + 1));
+    let mut a = head(5, 3);
+    a.extend([0x01, 0x05, 0x05]);
+    a.extend(state);
+    a.extend([0x17, 0x81, 0xa2, 0x01]);
+    a.extend(cbytes(&[8; 32]));
+    a.push(0x02);
+    a.extend(cbytes(&[9; 64]));
+    a
+}
+
+/// As many AUMs made by `make` as fit a JSON list of about 1 MiB.
+fn aum_list(make: impl Fn(usize) -> Vec<u8>) -> Vec<Vec<u8>> {
+    let each = b64(&make(0)).len() + 3;
+    (0..(MIB - 4096) / each).map(make).collect()
+}
+
+fn sync_send_body(head: &str, aums: &[Vec<u8>]) -> String {
+    let list: Vec<String> = aums.iter().map(|a| format!("\"{}\"", b64(a))).collect();
+    format!(
+        r#"{{"Version":1,"NodeKey":"nodekey:{}","Head":"{head}","MissingAUMs":[{}]}}"#,
+        "00".repeat(32),
+        list.join(",")
+    )
+}
+
+#[test]
+fn sync_bodies_of_tiny_elements() {
+    let _g = exclusive();
+
+    // Node side, parse only: empty and null AUMs.
+    for item in [r#""""#, "null"] {
+        let items = (MIB - 100) / (item.len() + 1);
+        let list = vec![item; items].join(",");
+        let body = format!(r#"{{"Head":"{HEAD}","Ancestors":[],"MissingAUMs":[{list}]}}"#);
+        let mut r = None;
+        let peak = peak_of(|| {
+            r = Some(wire::parse_response::<wire::SyncOfferRequest>(
+                body.as_bytes(),
+            ))
+        });
+        assert!(matches!(
+            r.unwrap(),
+            Err(wire::WireError::OverBudget { .. })
+        ));
+        within_bound(
+            &format!("sync/offer response of {item} AUMs"),
+            body.len(),
+            peak,
+        );
+    }
+
+    // Control side: ControlResponder::handle.
+    let mut control = responder();
+    let control_head = control.authority().unwrap().head().to_string();
+    let cases: [(&str, Vec<Vec<u8>>); 3] = [
+        ("empty-map", vec![vec![0xa0]; (MIB - 200) / 7]),
+        ("small signed", aum_list(small_signed)),
+        ("512-tiny-key checkpoint", aum_list(tiny_key_checkpoint)),
+    ];
+    for (what, aums) in &cases {
+        let body = sync_send_body(&control_head, aums);
+        let peak = peak_of(|| {
+            let r = control.handle(Path::SyncSend, body.as_bytes(), tka::Time(0));
+            assert!(r.is_err(), "{what}: refused");
+            r
+        });
+        within_bound(&format!("sync/send of {what} AUMs"), body.len(), peak);
+    }
+
+    // Node side: the machine handling control's sync/offer response.
+    for (what, aums) in cases {
+        let (node, id, mut resp, now) = machine_awaiting_offer_response();
+        resp.missing_aums = Some(aums);
+        let body = Bytes::from(resp.to_json());
+        drop(resp);
+        let n = body.len();
+        within_bound(
+            &format!("TkaMachine sync/offer response of {what} AUMs"),
+            n,
+            machine_peak(node, id, body, now),
+        );
+    }
+}
+
+/// Every other wire parser on its worst body: bodies of a few long values,
+/// and lists and maps of tiny elements.
 #[test]
 fn wire_bodies_of_every_message() {
     let _g = exclusive();
@@ -666,12 +886,21 @@ fn wire_bodies_of_every_message() {
     let peak = peak_of(|| wire::NodeTka::from_json(body.as_bytes()).unwrap());
     within_bound("netmap node, one long signature", body.len(), peak);
 
-    // As many ancestors as fit.
+    // As many ancestors as fit, in a response (node side) and a request
+    // (control side).
     let count = (MIB - 200) / (HEAD.len() + 3);
     let list = vec![format!(r#""{HEAD}""#); count].join(",");
     let body = format!(r#"{{"Head":"{HEAD}","Ancestors":[{list}]}}"#);
     let peak = peak_of(|| wire::parse_response::<wire::SyncOfferRequest>(body.as_bytes()).unwrap());
     within_bound("sync/offer response, ancestors", body.len(), peak);
+    let body = format!(r#"{{"Version":1,"Head":"{HEAD}","Ancestors":[{list}]}}"#);
+    let peak = peak_of(|| wire::SyncOfferRequest::from_json(body.as_bytes()).unwrap());
+    within_bound("sync/offer request, ancestors", body.len(), peak);
+    // Null ancestors are refused at the first.
+    let list = vec!["null"; (MIB - 200) / 5].join(",");
+    let body = format!(r#"{{"Head":"{HEAD}","Ancestors":[{list}]}}"#);
+    let peak = peak_of(|| wire::SyncOfferRequest::from_json(body.as_bytes()).unwrap_err());
+    within_bound("sync/offer request, null ancestors", body.len(), peak);
 
     // Unknown fields: deep nesting and a long escaped string are skipped.
     let deep = format!("{}{}", "[".repeat(120), "]".repeat(120));
@@ -680,77 +909,118 @@ fn wire_bodies_of_every_message() {
     let peak = peak_of(|| wire::MapResponseTka::from_json(body.as_bytes()).unwrap());
     within_bound("map response with unknown fields", body.len(), peak);
 
-    // Lists and maps of tiny elements.
+    // A map of tiny entries (control side), and the same map repeated.
     let mut entries = String::new();
     for i in 0.. {
         let e = format!(r#""{i}":"","#);
-        if entries.len() + e.len() > MIB - 200 {
+        if entries.len() + e.len() > MIB / 2 - 200 {
             break;
         }
         entries.push_str(&e);
     }
     entries.pop();
-    let body = format!(
-        r#"{{"Version":1,"NodeKey":"nodekey:{}","Signatures":{{{entries}}}}}"#,
-        "00".repeat(32),
-    );
-    let peak = peak_of(|| wire::InitFinishRequest::from_json(body.as_bytes()).unwrap());
-    within(
-        "init/finish request, map of tiny entries",
+    for copies in [1, 2] {
+        let field = format!(r#""Signatures":{{{entries}}}"#);
+        let fields = vec![field; copies].join(",");
+        let body = format!(
+            r#"{{"Version":1,"NodeKey":"nodekey:{}",{fields}}}"#,
+            "00".repeat(32),
+        );
+        let mut r = None;
+        let peak = peak_of(|| r = Some(wire::InitFinishRequest::from_json(body.as_bytes())));
+        // Alone, the entries are over the budget; repeated, the second copy
+        // replaces the first's values, adding no entries, and the body's
+        // budget is twice as large.
+        let r = r.unwrap();
+        println!(
+            "x{copies}: {:?}",
+            r.as_ref().map(|m| m.signatures.as_ref().map(|s| s.len()))
+        );
+        if copies == 1 {
+            assert!(matches!(r, Err(wire::WireError::OverBudget { .. })));
+        }
+        within_bound(
+            &format!("init/finish request, map of tiny entries x{copies}"),
+            body.len(),
+            peak,
+        );
+    }
+
+    // One node ID repeated: Go keeps the last value, and so does the
+    // parser, charging the entry once.
+    let entries = vec![r#""7":"AAAA""#; (MIB - 200) / 11].join(",");
+    let body = format!(r#"{{"Signatures":{{{entries}}}}}"#);
+    let mut r = None;
+    let peak = peak_of(|| r = Some(wire::InitFinishRequest::from_json(body.as_bytes())));
+    let sigs = r.unwrap().unwrap().signatures.unwrap();
+    assert_eq!(sigs.len(), 1);
+    within_bound(
+        "init/finish request, one node ID repeated",
         body.len(),
         peak,
-        PER_ELEMENT_FACTOR,
     );
 
-    let list = vec!["{}"; (MIB - 100) / 3].join(",");
-    let body = format!(r#"{{"NeedSignatures":[{list}]}}"#);
-    let peak = peak_of(|| wire::InitBeginResponse::from_json(body.as_bytes()).unwrap());
-    within(
-        "init/begin response, list of empty objects",
-        body.len(),
-        peak,
-        PER_ELEMENT_FACTOR,
-    );
-
-    let list = vec![r#""""#; (MIB - 100) / 3].join(",");
-    let body = format!(r#"{{"Signatures":[{list}]}}"#);
-    let peak = peak_of(|| wire::SignaturesUsingKeyResponse::from_json(body.as_bytes()).unwrap());
-    within(
-        "signatures-using-key response, list of empty strings",
-        body.len(),
-        peak,
-        PER_ELEMENT_FACTOR,
-    );
+    // Lists of tiny elements (node side).
+    for item in ["{}", "null"] {
+        let list = vec![item; (MIB - 100) / (item.len() + 1)].join(",");
+        let body = format!(r#"{{"NeedSignatures":[{list}]}}"#);
+        let mut r = None;
+        let peak = peak_of(|| r = Some(wire::InitBeginResponse::from_json(body.as_bytes())));
+        assert!(matches!(
+            r.unwrap(),
+            Err(wire::WireError::OverBudget { .. })
+        ));
+        within_bound(
+            &format!("init/begin response, list of {item}"),
+            body.len(),
+            peak,
+        );
+    }
+    for item in [r#""""#, "null"] {
+        let list = vec![item; (MIB - 100) / (item.len() + 1)].join(",");
+        let body = format!(r#"{{"Signatures":[{list}]}}"#);
+        let mut r = None;
+        let peak =
+            peak_of(|| r = Some(wire::SignaturesUsingKeyResponse::from_json(body.as_bytes())));
+        assert!(matches!(
+            r.unwrap(),
+            Err(wire::WireError::OverBudget { .. })
+        ));
+        within_bound(
+            &format!("signatures-using-key response, list of {item}"),
+            body.len(),
+            peak,
+        );
+    }
 }
 
-/// A metadata bomb that carries a signature is still refused before it is
-/// hashed (hashing reads the value once per entry: 1 GiB here): an UpdateKey
-/// with more than 512 bytes of metadata can never be applied.
+/// A metadata bomb that carries a signature is refused while it is
+/// decoded, before anything hashes it (hashing would read the value once
+/// per entry: 1 GiB here).
 #[test]
-fn signed_update_key_bomb_is_refused_before_hashing() {
+fn signed_metadata_bombs_are_refused_before_hashing() {
     let _g = exclusive();
-    let mut bomb = aum_meta_bomb(MIB - 200);
-    // Add a well-formed (but wrong) signature: {23: [{1: kid, 2: sig}]}.
-    bomb[0] += 1;
-    bomb.extend([0x17, 0x81, 0xa2, 0x01]);
-    bomb.extend(cbytes(&[8; 32]));
-    bomb.push(0x02);
-    bomb.extend(cbytes(&[9; 64]));
-    let mut control = responder();
-    let control_head = control.authority().unwrap().head().to_string();
-    let body = format!(
-        r#"{{"Version":1,"NodeKey":"nodekey:{}","Head":"{control_head}","MissingAUMs":["{}"]}}"#,
-        "00".repeat(32),
-        b64(&bomb)
-    );
-    let err = control
-        .handle(Path::SyncSend, body.as_bytes(), tka::Time(0))
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            tka::control::ControlError::Inform(tka::AuthorityError::UpdateApply { index: 0, .. })
-        ),
-        "{err}"
-    );
+    for kind in [4u8, 3] {
+        let mut bomb = aum_meta_bomb(MIB - 200);
+        bomb[2] = kind;
+        // Add a well-formed (but wrong) signature: {23: [{1: kid, 2: sig}]}.
+        bomb[0] += 1;
+        bomb.extend([0x17, 0x81, 0xa2, 0x01]);
+        bomb.extend(cbytes(&[8; 32]));
+        bomb.push(0x02);
+        bomb.extend(cbytes(&[9; 64]));
+        let mut control = responder();
+        let control_head = control.authority().unwrap().head().to_string();
+        let body = sync_send_body(&control_head, &[bomb]);
+        let err = control
+            .handle(Path::SyncSend, body.as_bytes(), tka::Time(0))
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                tka::control::ControlError::BadAum(0, DecodeError::EncodingTooLarge { .. })
+            ),
+            "{err}"
+        );
+    }
 }

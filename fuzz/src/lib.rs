@@ -2,7 +2,9 @@
 //! number of live bytes, and the memory bounds checked with it.
 //!
 //! Every target measures the peak of its decoding step against the crate's
-//! bound — decoding `n` bytes allocates at most `4 * n + 64 KiB` — and the
+//! bound — decoding `n` bytes allocates at most `4 * n + 256 KiB`
+//! (`tka::limits::DecodeBudget::for_input`, the same budget the decoders
+//! enforce) — and the
 //! stateful targets measure a whole run against [`run_bound`]. A run over
 //! the bound panics, which libFuzzer reports as a crash with the input.
 //!
@@ -25,8 +27,8 @@ use std::sync::OnceLock;
 #[global_allocator]
 static PEAK: PeakAlloc = PeakAlloc;
 
-/// Slack of the decoding bound: 64 KiB.
-pub const DECODE_SLACK: usize = 64 << 10;
+/// Slack of the decoding bound: the crate's (256 KiB).
+pub const DECODE_SLACK: usize = tka::limits::DECODE_SLACK;
 
 /// Constant part of [`run_bound`]: the world's setup and the disablement
 /// KDF (Argon2i with 16 MiB of memory) fit well within it.
@@ -38,7 +40,7 @@ fn factor() -> usize {
         std::env::var("TKA_FUZZ_DECODE_FACTOR")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(4)
+            .unwrap_or(tka::limits::DECODE_FACTOR)
     })
 }
 
@@ -48,7 +50,7 @@ fn record_dir() -> Option<&'static str> {
         .as_deref()
 }
 
-/// The decoding bound for an `n`-byte input: `4 * n + 64 KiB`.
+/// The decoding bound for an `n`-byte input: `4 * n + 256 KiB`.
 pub fn decode_bound(n: usize) -> usize {
     factor().saturating_mul(n).saturating_add(DECODE_SLACK)
 }

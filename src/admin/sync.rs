@@ -139,7 +139,10 @@ impl<'a, S: Storage + ?Sized> Sync<'a, S> {
     }
 
     fn handle_offer(&mut self, body: &[u8]) -> Result<Step<SyncOutcome>, AdminError> {
-        let resp = parse::<wire::SyncOfferRequest>(body)?;
+        // One budget for the body and the AUMs it lists (see `DecodeBudget`).
+        let mut budget = crate::limits::DecodeBudget::for_input(body.len());
+        let resp = wire::parse_response_within::<wire::SyncOfferRequest>(body, &mut budget)
+            .map_err(AdminError::Response)?;
         let a = self.authority.as_mut().ok_or(AdminError::NotEnabled)?;
         self.out.control_head = Some(resp.head);
         if resp.head == a.head() {
@@ -158,7 +161,7 @@ impl<'a, S: Storage + ?Sized> Sync<'a, S> {
             let mut aums = Vec::with_capacity(missing.len());
             for (i, b) in missing.iter().enumerate() {
                 aums.push(
-                    Aum::from_cbor(b)
+                    Aum::from_cbor_within(b, &mut budget)
                         .map_err(|e| AdminError::BadControlData(format!("AUM {i}: {e}")))?,
                 );
             }

@@ -296,7 +296,10 @@ impl TkaMachine {
         body: &[u8],
     ) -> Result<(), Failure> {
         let transient = |why: String| Failure::Transient(HealthIssue::SyncFailing, why);
-        let resp = wire::parse_response::<wire::SyncOfferRequest>(body)
+        // One budget for the body and the AUMs it lists (4 bytes per body
+        // byte + 256 KiB, see `DecodeBudget`).
+        let mut budget = crate::limits::DecodeBudget::for_input(body.len());
+        let resp = wire::parse_response_within::<wire::SyncOfferRequest>(body, &mut budget)
             .map_err(|e| transient(format!("offer RPC: {e}")))?;
         let Some(a) = self.authority.as_mut() else {
             return Ok(());
@@ -328,8 +331,8 @@ impl TkaMachine {
             // (see `refuse_before_inform`) and moved, not copied, to inform.
             let mut aums = Vec::new();
             for (i, b) in missing.iter().enumerate() {
-                let aum =
-                    Aum::from_cbor(b).map_err(|e| transient(format!("MissingAUMs[{i}]: {e}")))?;
+                let aum = Aum::from_cbor_within(b, &mut budget)
+                    .map_err(|e| transient(format!("MissingAUMs[{i}]: {e}")))?;
                 crate::sync::refuse_before_inform(i, &aum)
                     .map_err(|e| transient(format!("inform failed: {e}")))?;
                 aums.push(crate::storage::StoredAum::new(aum));

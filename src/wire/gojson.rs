@@ -54,13 +54,49 @@ pub(super) fn parse_hash(s: &str, field: &'static str) -> Result<AumHash, WireEr
 // Decoding machinery: Go's encoding/json object semantics
 // ---------------------------------------------------------------------------
 
-/// Where the first semantic error (bad hash, key, base64, node ID) is kept
-/// while serde unwinds with a generic error.
-pub(super) type ErrSlot = Option<WireError>;
+/// What one parse carries through serde: where the first semantic error
+/// (bad hash, key, base64, node ID, budget) is kept while serde unwinds with
+/// a generic error, and the allocation budget every kept value is charged
+/// to.
+pub(super) struct Ctx {
+    err: Option<WireError>,
+    budget: DecodeBudget,
+}
 
-pub(super) fn fail<E: de::Error>(slot: &mut ErrSlot, e: WireError) -> E {
+impl Ctx {
+    pub(super) fn new(budget: DecodeBudget) -> Self {
+        Ctx { err: None, budget }
+    }
+
+    /// Charges `bytes` about to be allocated for the parsed message.
+    pub(super) fn charge<E: de::Error>(&mut self, bytes: usize) -> Result<(), E> {
+        match self.budget.charge(bytes) {
+            Ok(()) => Ok(()),
+            Err(limit) => Err(fail(self, WireError::OverBudget { limit })),
+        }
+    }
+
+    /// Pushes `item` onto `v`, charging the vector's growth first. While a
+    /// vector grows its old and new buffers are both live, so the new
+    /// capacity is charged in full before growing and the old one released
+    /// after.
+    pub(super) fn push<T, E: de::Error>(&mut self, v: &mut Vec<T>, item: T) -> Result<(), E> {
+        if v.len() == v.capacity() {
+            let old = v.capacity();
+            let new = old.saturating_mul(2).max(4);
+            let size = std::mem::size_of::<T>();
+            self.charge(new.saturating_mul(size))?;
+            v.reserve_exact(new - old);
+            self.budget.release(old * size);
+        }
+        v.push(item);
+        Ok(())
+    }
+}
+
+pub(super) fn fail<E: de::Error>(cx: &mut Ctx, e: WireError) -> E {
     let msg = e.to_string();
-    *slot = Some(e);
+    cx.err = Some(e);
     E::custom(msg)
 }
 
@@ -77,7 +113,7 @@ pub(super) trait GoStruct: Default {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error>;
 }
 
@@ -126,7 +162,7 @@ impl<'de> Visitor<'de> for FieldName {
 /// Yields the bitmask of fields given non-null values.
 pub(super) struct Merge<'a, T> {
     target: &'a mut T,
-    err: &'a mut ErrSlot,
+    cx: &'a mut Ctx,
 }
 
 impl<'de, T: GoStruct> DeserializeSeed<'de> for Merge<'_, T> {
@@ -149,7 +185,7 @@ impl<'de, T: GoStruct> Visitor<'de> for Merge<'_, T> {
         while let Some(field) = map.next_key_seed(FieldName(T::FIELDS))? {
             match field {
                 Some(i) => {
-                    if self.target.set(i, &mut map, self.err)? {
+                    if self.target.set(i, &mut map, self.cx)? {
                         seen |= 1 << i;
                     }
                 }
@@ -165,12 +201,12 @@ impl<'de, T: GoStruct> Visitor<'de> for Merge<'_, T> {
 /// Decodes a whole struct from `d`, then checks its required hash fields.
 pub(super) fn decode_struct<'de, T: GoStruct, D: Deserializer<'de>>(
     d: D,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<T, D::Error> {
     let mut out = T::default();
     let seen = Merge {
         target: &mut out,
-        err: &mut *err,
+        cx: &mut *cx,
     }
     .deserialize(d)?;
     let missing = T::REQUIRED & !seen;
@@ -178,12 +214,16 @@ pub(super) fn decode_struct<'de, T: GoStruct, D: Deserializer<'de>>(
         let field = T::FIELDS[missing.trailing_zeros() as usize];
         // Go's string stays "", which its client then fails to parse.
         let error = HashParseError::Encoding;
-        return Err(fail(err, WireError::BadHash { field, error }));
+        return Err(fail(cx, WireError::BadHash { field, error }));
     }
     Ok(out)
 }
 
-pub(super) fn from_json_impl<T: GoStruct>(bytes: &[u8], cap: usize) -> Result<T, WireError> {
+pub(super) fn from_json_impl<T: GoStruct>(
+    bytes: &[u8],
+    cap: usize,
+    budget: &mut DecodeBudget,
+) -> Result<T, WireError> {
     if bytes.len() > cap {
         return Err(WireError::TooLarge {
             len: bytes.len(),
@@ -191,9 +231,10 @@ pub(super) fn from_json_impl<T: GoStruct>(bytes: &[u8], cap: usize) -> Result<T,
         });
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let mut slot = None;
-    let result = decode_struct::<T, _>(&mut de, &mut slot).and_then(|v| de.end().map(|()| v));
-    match (result, slot) {
+    let mut cx = Ctx::new(budget.clone());
+    let result = decode_struct::<T, _>(&mut de, &mut cx).and_then(|v| de.end().map(|()| v));
+    *budget = cx.budget;
+    match (result, cx.err) {
         (_, Some(e)) => Err(e),
         (Err(e), None) => Err(WireError::Json(e)),
         (Ok(v), None) => Ok(v),
@@ -231,9 +272,11 @@ pub(super) fn set_bool<'de, A: MapAccess<'de>>(
 pub(super) fn set_string<'de, A: MapAccess<'de>>(
     map: &mut A,
     slot: &mut String,
+    cx: &mut Ctx,
 ) -> Result<bool, A::Error> {
     Ok(match map.next_value::<Option<String>>()? {
         Some(v) => {
+            cx.charge(v.len())?;
             *slot = v;
             true
         }
@@ -245,14 +288,14 @@ pub(super) fn set_key<'de, A: MapAccess<'de>>(
     map: &mut A,
     slot: &mut NodeKey,
     field: &'static str,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<bool, A::Error> {
     let Some(s) = map.next_value::<Option<String>>()? else {
         return Ok(false);
     };
     *slot = s
         .parse()
-        .map_err(|error| fail(err, WireError::BadKey { field, error }))?;
+        .map_err(|error| fail(cx, WireError::BadKey { field, error }))?;
     Ok(true)
 }
 
@@ -261,12 +304,12 @@ pub(super) fn set_hash<'de, A: MapAccess<'de>>(
     map: &mut A,
     slot: &mut AumHash,
     field: &'static str,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<bool, A::Error> {
     let Some(s) = map.next_value::<Option<String>>()? else {
         return Ok(false);
     };
-    *slot = parse_hash(&s, field).map_err(|e| fail(err, e))?;
+    *slot = parse_hash(&s, field).map_err(|e| fail(cx, e))?;
     Ok(true)
 }
 
@@ -275,12 +318,12 @@ pub(super) fn set_opt_hash<'de, A: MapAccess<'de>>(
     map: &mut A,
     slot: &mut Option<AumHash>,
     field: &'static str,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<bool, A::Error> {
     let Some(s) = map.next_value::<Option<String>>()? else {
         return Ok(false);
     };
-    *slot = parse_opt_hash(&s, field).map_err(|e| fail(err, e))?;
+    *slot = parse_opt_hash(&s, field).map_err(|e| fail(cx, e))?;
     Ok(true)
 }
 
@@ -288,27 +331,55 @@ pub(super) fn set_hash_list<'de, A: MapAccess<'de>>(
     map: &mut A,
     slot: &mut Option<Vec<AumHash>>,
     field: &'static str,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<bool, A::Error> {
-    let Some(items) = map.next_value::<Option<Vec<Option<String>>>>()? else {
-        *slot = None;
-        return Ok(false);
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for s in items {
-        // A null element is Go's empty string, which is not a hash.
-        out.push(parse_hash(s.as_deref().unwrap_or(""), field).map_err(|e| fail(err, e))?);
-    }
-    *slot = Some(out);
-    Ok(true)
+    *slot = map.next_value_seed(HashList { field, cx })?;
+    Ok(slot.is_some())
 }
 
+/// Seed for a list of hashes: `null` is nil; each element is parsed as it
+/// is read (a `null` element is Go's empty string, which is not a hash), so
+/// the list is never held as text.
+struct HashList<'a> {
+    field: &'static str,
+    cx: &'a mut Ctx,
+}
+
+impl<'de> DeserializeSeed<'de> for HashList<'_> {
+    type Value = Option<Vec<AumHash>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for HashList<'_> {
+    type Value = Option<Vec<AumHash>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON array of hash strings, or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Self::Value, S::Error> {
+        let mut out = Vec::new();
+        while let Some(s) = seq.next_element::<Option<String>>()? {
+            let h =
+                parse_hash(s.as_deref().unwrap_or(""), self.field).map_err(|e| fail(self.cx, e))?;
+            self.cx.push(&mut out, h)?;
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Decodes `s` as a byte field, charging the decoded bytes first.
 pub(super) fn b64_or_fail<E: de::Error>(
     s: &str,
     field: &'static str,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<Vec<u8>, E> {
-    decode_b64(s).ok_or_else(|| fail(err, WireError::BadBase64 { field }))
+    // At most three bytes per four characters.
+    cx.charge(s.len() / 4 * 3)?;
+    decode_b64(s).ok_or_else(|| fail(cx, WireError::BadBase64 { field }))
 }
 
 /// A non-`omitempty` byte field: `null` is nil.
@@ -316,11 +387,11 @@ pub(super) fn set_opt_bytes<'de, A: MapAccess<'de>>(
     map: &mut A,
     slot: &mut Option<Vec<u8>>,
     field: &'static str,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<bool, A::Error> {
     *slot = match map.next_value::<Option<String>>()? {
         None => None,
-        Some(s) => Some(b64_or_fail(&s, field, err)?),
+        Some(s) => Some(b64_or_fail(&s, field, cx)?),
     };
     Ok(slot.is_some())
 }
@@ -330,11 +401,11 @@ pub(super) fn set_bytes<'de, A: MapAccess<'de>>(
     map: &mut A,
     slot: &mut Vec<u8>,
     field: &'static str,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<bool, A::Error> {
     *slot = match map.next_value::<Option<String>>()? {
         None => Vec::new(),
-        Some(s) => b64_or_fail(&s, field, err)?,
+        Some(s) => b64_or_fail(&s, field, cx)?,
     };
     Ok(true)
 }
@@ -343,9 +414,9 @@ pub(super) fn set_bytes_list<'de, A: MapAccess<'de>>(
     map: &mut A,
     slot: &mut Option<Vec<Vec<u8>>>,
     field: &'static str,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<bool, A::Error> {
-    *slot = map.next_value_seed(BytesList { field, err })?;
+    *slot = map.next_value_seed(BytesList { field, cx })?;
     Ok(slot.is_some())
 }
 
@@ -354,7 +425,7 @@ pub(super) fn set_bytes_list<'de, A: MapAccess<'de>>(
 /// is never held as text as well as bytes.
 struct BytesList<'a> {
     field: &'static str,
-    err: &'a mut ErrSlot,
+    cx: &'a mut Ctx,
 }
 
 impl<'de> DeserializeSeed<'de> for BytesList<'_> {
@@ -376,9 +447,9 @@ impl<'de> Visitor<'de> for BytesList<'_> {
         let mut out = Vec::new();
         while let Some(item) = seq.next_element_seed(BytesItem {
             field: self.field,
-            err: &mut *self.err,
+            cx: &mut *self.cx,
         })? {
-            out.push(item);
+            self.cx.push(&mut out, item)?;
         }
         Ok(Some(out))
     }
@@ -387,7 +458,7 @@ impl<'de> Visitor<'de> for BytesList<'_> {
 /// Seed for one element of a [`BytesList`].
 struct BytesItem<'a> {
     field: &'static str,
-    err: &'a mut ErrSlot,
+    cx: &'a mut Ctx,
 }
 
 impl<'de> DeserializeSeed<'de> for BytesItem<'_> {
@@ -406,64 +477,84 @@ impl<'de> Visitor<'de> for BytesItem<'_> {
         Ok(Vec::new())
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        b64_or_fail(s, self.field, self.err)
+        b64_or_fail(s, self.field, self.cx)
     }
 }
 
-/// A JSON object's entries in document order (string values or null).
-pub(super) struct Entries(Vec<(String, Option<String>)>);
-
-impl<'de> Deserialize<'de> for Entries {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Entries;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
-                let mut out = Vec::new();
-                while let Some(entry) = map.next_entry::<String, Option<String>>()? {
-                    out.push(entry);
-                }
-                Ok(Entries(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
-}
+/// What one entry of a node-ID-keyed map costs beyond its bytes: a share
+/// of a B-tree node of 32-byte entries (at least half full).
+const SIG_MAP_ENTRY_COST: usize = 80;
 
 /// A `map[NodeID][]byte`: `null` is nil; an object adds to any existing map
-/// (Go does not clear a map it decodes into).
+/// (Go does not clear a map it decodes into). Entries are decoded as they
+/// are read.
 pub(super) fn set_sig_map<'de, A: MapAccess<'de>>(
     map: &mut A,
     slot: &mut Option<BTreeMap<NodeId, Vec<u8>>>,
     field: &'static str,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<bool, A::Error> {
-    let Some(Entries(entries)) = map.next_value::<Option<Entries>>()? else {
-        *slot = None;
-        return Ok(false);
-    };
-    let out = slot.get_or_insert_with(BTreeMap::new);
-    for (k, v) in entries {
-        let id: NodeId = match k.parse() {
-            Ok(id) => id,
-            Err(_) => return Err(fail(err, WireError::BadNodeId { field, key: k })),
-        };
-        let bytes = match v {
-            None => Vec::new(),
-            Some(s) => b64_or_fail(&s, field, err)?,
-        };
-        out.insert(id, bytes);
+    map.next_value_seed(SigMapSeed { slot, field, cx })?;
+    Ok(slot.is_some())
+}
+
+/// Seed for [`set_sig_map`].
+struct SigMapSeed<'a> {
+    slot: &'a mut Option<BTreeMap<NodeId, Vec<u8>>>,
+    field: &'static str,
+    cx: &'a mut Ctx,
+}
+
+impl<'de> DeserializeSeed<'de> for SigMapSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
     }
-    Ok(true)
+}
+
+impl<'de> Visitor<'de> for SigMapSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object or null")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        *self.slot = None;
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let out = self.slot.get_or_insert_with(BTreeMap::new);
+        while let Some(k) = map.next_key::<String>()? {
+            let id: NodeId = match k.parse() {
+                Ok(id) => id,
+                Err(_) => {
+                    let e = WireError::BadNodeId {
+                        field: self.field,
+                        key: k,
+                    };
+                    return Err(fail(self.cx, e));
+                }
+            };
+            let bytes = match map.next_value::<Option<String>>()? {
+                None => Vec::new(),
+                Some(s) => b64_or_fail(&s, self.field, self.cx)?,
+            };
+            // A repeated ID replaces its value (the later wins, as in Go):
+            // no new entry, and the old bytes are freed.
+            if !out.contains_key(&id) {
+                self.cx.charge(SIG_MAP_ENTRY_COST)?;
+            }
+            if let Some(old) = out.insert(id, bytes) {
+                self.cx.budget.release(old.len());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Seed for a list of structs: `null` is nil, an element `null` is a zero
 /// struct.
 pub(super) struct StructList<'a, T> {
-    err: &'a mut ErrSlot,
+    cx: &'a mut Ctx,
     _t: std::marker::PhantomData<T>,
 }
 
@@ -488,10 +579,10 @@ impl<'de, T: GoStruct> Visitor<'de> for StructList<'_, T> {
             let mut item = T::default();
             let seed = Merge {
                 target: &mut item,
-                err: &mut *self.err,
+                cx: &mut *self.cx,
             };
             match seq.next_element_seed(seed)? {
-                Some(_) => out.push(item),
+                Some(_) => self.cx.push(&mut out, item)?,
                 None => return Ok(Some(out)),
             }
         }
@@ -501,10 +592,10 @@ impl<'de, T: GoStruct> Visitor<'de> for StructList<'_, T> {
 pub(super) fn set_struct_list<'de, A: MapAccess<'de>, T: GoStruct>(
     map: &mut A,
     slot: &mut Option<Vec<T>>,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<bool, A::Error> {
     *slot = map.next_value_seed(StructList {
-        err,
+        cx,
         _t: std::marker::PhantomData,
     })?;
     Ok(slot.is_some())
@@ -514,7 +605,7 @@ pub(super) fn set_struct_list<'de, A: MapAccess<'de>, T: GoStruct>(
 /// the existing value if there is one.
 pub(super) struct StructPtr<'a, T> {
     target: &'a mut Option<T>,
-    err: &'a mut ErrSlot,
+    cx: &'a mut Ctx,
 }
 
 impl<'de, T: GoStruct> DeserializeSeed<'de> for StructPtr<'_, T> {
@@ -534,10 +625,13 @@ impl<'de, T: GoStruct> Visitor<'de> for StructPtr<'_, T> {
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        if self.target.is_none() {
+            self.cx.charge(std::mem::size_of::<T>())?;
+        }
         let target = self.target.get_or_insert_with(T::default);
         Merge {
             target,
-            err: self.err,
+            cx: self.cx,
         }
         .visit_map(map)
         .map(|_| ())
@@ -547,9 +641,9 @@ impl<'de, T: GoStruct> Visitor<'de> for StructPtr<'_, T> {
 pub(super) fn set_struct_ptr<'de, A: MapAccess<'de>, T: GoStruct>(
     map: &mut A,
     slot: &mut Option<T>,
-    err: &mut ErrSlot,
+    cx: &mut Ctx,
 ) -> Result<bool, A::Error> {
-    map.next_value_seed(StructPtr { target: slot, err })?;
+    map.next_value_seed(StructPtr { target: slot, cx })?;
     Ok(slot.is_some())
 }
 

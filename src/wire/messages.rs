@@ -10,7 +10,7 @@ macro_rules! go_deserialize {
     ($t:ty) => {
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                decode_struct(d, &mut None)
+                decode_struct(d, &mut Ctx::new(DecodeBudget::unlimited()))
             }
         }
     };
@@ -22,8 +22,12 @@ macro_rules! wire_decode {
         go_deserialize!($t);
         impl FromWire for $t {
             const MAX_LEN: usize = $cap;
-            fn from_json_capped(bytes: &[u8], cap: usize) -> Result<Self, WireError> {
-                from_json_impl(bytes, cap)
+            fn from_json_within(
+                bytes: &[u8],
+                cap: usize,
+                budget: &mut DecodeBudget,
+            ) -> Result<Self, WireError> {
+                from_json_impl(bytes, cap, budget)
             }
         }
     };
@@ -72,12 +76,12 @@ impl GoStruct for InitBeginRequest {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
             0 => set_int(map, &mut self.version),
-            1 => set_key(map, &mut self.node_key, NODE_KEY, err),
-            _ => set_opt_bytes(map, &mut self.genesis_aum, "GenesisAUM", err),
+            1 => set_key(map, &mut self.node_key, NODE_KEY, cx),
+            _ => set_opt_bytes(map, &mut self.genesis_aum, "GenesisAUM", cx),
         }
     }
 }
@@ -98,12 +102,12 @@ impl GoStruct for SignInfo {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
             0 => set_int(map, &mut self.node_id),
-            1 => set_key(map, &mut self.node_public, "NodePublic", err),
-            _ => set_opt_bytes(map, &mut self.rotation_pubkey, "RotationPubkey", err),
+            1 => set_key(map, &mut self.node_public, "NodePublic", cx),
+            _ => set_opt_bytes(map, &mut self.rotation_pubkey, "RotationPubkey", cx),
         }
     }
 }
@@ -124,9 +128,9 @@ impl GoStruct for InitBeginResponse {
         &mut self,
         _: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
-        set_struct_list(map, &mut self.need_signatures, err)
+        set_struct_list(map, &mut self.need_signatures, cx)
     }
 }
 
@@ -145,18 +149,13 @@ impl GoStruct for InitFinishRequest {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
             0 => set_int(map, &mut self.version),
-            1 => set_key(map, &mut self.node_key, NODE_KEY, err),
-            2 => set_sig_map(map, &mut self.signatures, "Signatures", err),
-            _ => set_bytes(
-                map,
-                &mut self.support_disablement,
-                "SupportDisablement",
-                err,
-            ),
+            1 => set_key(map, &mut self.node_key, NODE_KEY, cx),
+            2 => set_sig_map(map, &mut self.signatures, "Signatures", cx),
+            _ => set_bytes(map, &mut self.support_disablement, "SupportDisablement", cx),
         }
     }
 }
@@ -183,7 +182,7 @@ macro_rules! empty_struct {
                 &mut self,
                 _: usize,
                 map: &mut A,
-                _: &mut ErrSlot,
+                _: &mut Ctx,
             ) -> Result<bool, A::Error> {
                 map.next_value::<IgnoredAny>()?;
                 Ok(false)
@@ -207,10 +206,10 @@ impl GoStruct for TkaInfo {
         &mut self,
         i: usize,
         map: &mut A,
-        _: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
-            0 => set_string(map, &mut self.head),
+            0 => set_string(map, &mut self.head, cx),
             _ => set_bool(map, &mut self.disabled),
         }
     }
@@ -238,12 +237,12 @@ impl GoStruct for BootstrapRequest {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
             0 => set_int(map, &mut self.version),
-            1 => set_key(map, &mut self.node_key, NODE_KEY, err),
-            _ => set_opt_hash(map, &mut self.head, "Head", err),
+            1 => set_key(map, &mut self.node_key, NODE_KEY, cx),
+            _ => set_opt_hash(map, &mut self.head, "Head", cx),
         }
     }
 }
@@ -264,11 +263,11 @@ impl GoStruct for BootstrapResponse {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
-            0 => set_bytes(map, &mut self.genesis_aum, "GenesisAUM", err),
-            _ => set_bytes(map, &mut self.disablement_secret, "DisablementSecret", err),
+            0 => set_bytes(map, &mut self.genesis_aum, "GenesisAUM", cx),
+            _ => set_bytes(map, &mut self.disablement_secret, "DisablementSecret", cx),
         }
     }
 }
@@ -293,13 +292,13 @@ impl GoStruct for SyncOfferRequest {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
             0 => set_int(map, &mut self.version),
-            1 => set_key(map, &mut self.node_key, NODE_KEY, err),
-            2 => set_hash(map, &mut self.head, "Head", err),
-            _ => set_hash_list(map, &mut self.ancestors, "Ancestors", err),
+            1 => set_key(map, &mut self.node_key, NODE_KEY, cx),
+            2 => set_hash(map, &mut self.head, "Head", cx),
+            _ => set_hash_list(map, &mut self.ancestors, "Ancestors", cx),
         }
     }
 }
@@ -322,12 +321,12 @@ impl GoStruct for SyncOfferResponse {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
-            0 => set_hash(map, &mut self.head, "Head", err),
-            1 => set_hash_list(map, &mut self.ancestors, "Ancestors", err),
-            _ => set_bytes_list(map, &mut self.missing_aums, "MissingAUMs", err),
+            0 => set_hash(map, &mut self.head, "Head", cx),
+            1 => set_hash_list(map, &mut self.ancestors, "Ancestors", cx),
+            _ => set_bytes_list(map, &mut self.missing_aums, "MissingAUMs", cx),
         }
     }
 }
@@ -350,13 +349,13 @@ impl GoStruct for SyncSendRequest {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
             0 => set_int(map, &mut self.version),
-            1 => set_key(map, &mut self.node_key, NODE_KEY, err),
-            2 => set_hash(map, &mut self.head, "Head", err),
-            3 => set_bytes_list(map, &mut self.missing_aums, "MissingAUMs", err),
+            1 => set_key(map, &mut self.node_key, NODE_KEY, cx),
+            2 => set_hash(map, &mut self.head, "Head", cx),
+            3 => set_bytes_list(map, &mut self.missing_aums, "MissingAUMs", cx),
             _ => set_bool(map, &mut self.interactive),
         }
     }
@@ -381,9 +380,9 @@ impl GoStruct for SyncSendResponse {
         &mut self,
         _: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
-        set_hash(map, &mut self.head, "Head", err)
+        set_hash(map, &mut self.head, "Head", cx)
     }
 }
 
@@ -402,13 +401,13 @@ impl GoStruct for DisableRequest {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
             0 => set_int(map, &mut self.version),
-            1 => set_key(map, &mut self.node_key, NODE_KEY, err),
-            2 => set_hash(map, &mut self.head, "Head", err),
-            _ => set_opt_bytes(map, &mut self.disablement_secret, "DisablementSecret", err),
+            1 => set_key(map, &mut self.node_key, NODE_KEY, cx),
+            2 => set_hash(map, &mut self.head, "Head", cx),
+            _ => set_opt_bytes(map, &mut self.disablement_secret, "DisablementSecret", cx),
         }
     }
 }
@@ -430,12 +429,12 @@ impl GoStruct for SubmitSignatureRequest {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
             0 => set_int(map, &mut self.version),
-            1 => set_key(map, &mut self.node_key, NODE_KEY, err),
-            _ => set_opt_bytes(map, &mut self.signature, "Signature", err),
+            1 => set_key(map, &mut self.node_key, NODE_KEY, cx),
+            _ => set_opt_bytes(map, &mut self.signature, "Signature", cx),
         }
     }
 }
@@ -456,12 +455,12 @@ impl GoStruct for SignaturesUsingKeyRequest {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
             0 => set_int(map, &mut self.version),
-            1 => set_key(map, &mut self.node_key, NODE_KEY, err),
-            _ => set_opt_bytes(map, &mut self.key_id, "KeyID", err),
+            1 => set_key(map, &mut self.node_key, NODE_KEY, cx),
+            _ => set_opt_bytes(map, &mut self.key_id, "KeyID", cx),
         }
     }
 }
@@ -482,9 +481,9 @@ impl GoStruct for SignaturesUsingKeyResponse {
         &mut self,
         _: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
-        set_bytes_list(map, &mut self.signatures, "Signatures", err)
+        set_bytes_list(map, &mut self.signatures, "Signatures", cx)
     }
 }
 
@@ -502,9 +501,9 @@ impl GoStruct for MapResponseTka {
         &mut self,
         _: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
-        set_struct_ptr(map, &mut self.tka_info, err)
+        set_struct_ptr(map, &mut self.tka_info, cx)
     }
 }
 
@@ -514,12 +513,12 @@ impl GoStruct for MapRequestTka {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
             0 => set_int(map, &mut self.version),
-            1 => set_key(map, &mut self.node_key, NODE_KEY, err),
-            _ => set_opt_hash(map, &mut self.tka_head, "TKAHead", err),
+            1 => set_key(map, &mut self.node_key, NODE_KEY, cx),
+            _ => set_opt_hash(map, &mut self.tka_head, "TKAHead", cx),
         }
     }
 }
@@ -530,12 +529,12 @@ impl GoStruct for NodeTka {
         &mut self,
         i: usize,
         map: &mut A,
-        err: &mut ErrSlot,
+        cx: &mut Ctx,
     ) -> Result<bool, A::Error> {
         match i {
             0 => set_int(map, &mut self.id),
-            1 => set_key(map, &mut self.key, "Key", err),
-            2 => set_bytes(map, &mut self.key_signature, "KeySignature", err),
+            1 => set_key(map, &mut self.key, "Key", cx),
+            2 => set_bytes(map, &mut self.key_signature, "KeySignature", cx),
             _ => set_bool(map, &mut self.unsigned_peer_api_only),
         }
     }

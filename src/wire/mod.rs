@@ -62,6 +62,13 @@
 //!   to pass the cap): Go accepts them, this module refuses them.
 //! * Parsing never panics; nesting depth is bounded by `serde_json`'s
 //!   recursion limit (128).
+//! * Everything a parse keeps is charged to a [`DecodeBudget`] of
+//!   `4 * n + 256 KiB` for an `n`-byte body (list slots and their growth,
+//!   decoded bytes, map entries, strings); a body that would need more is
+//!   refused with [`WireError::OverBudget`], where Go parses it. Only bodies
+//!   of many tiny elements (`[{},{},…]`, `["",…]`, `[null,…]`) get there.
+//!   [`parse_response_within`] and [`FromWire::from_json_within`] leave what
+//!   is left of the budget for decoding the AUMs a body lists.
 //!
 //! # Big control-plane structs
 //!
@@ -74,6 +81,7 @@
 
 use crate::hash::{AumHash, HashParseError};
 use crate::key::{KeyParseError, NodeKey};
+use crate::limits::DecodeBudget;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -231,6 +239,14 @@ pub enum WireError {
         /// The offending key.
         key: String,
     },
+    /// Parsing would allocate more than the body's budget
+    /// ([`DecodeBudget`]: `4 * n + 256 KiB` for an `n`-byte body). Only
+    /// bodies of many tiny elements (`[{},{},…]`, `["",…]`, `[null,…]`)
+    /// get here; Go accepts them (not a Go check: see SPEC.md).
+    OverBudget {
+        /// The budget, in bytes.
+        limit: usize,
+    },
 }
 
 impl fmt::Display for WireError {
@@ -248,6 +264,10 @@ impl fmt::Display for WireError {
             WireError::BadNodeId { field, key } => {
                 write!(f, "field {field}: map key {key:?} is not a decimal node ID")
             }
+            WireError::OverBudget { limit } => write!(
+                f,
+                "parsing would allocate more than {limit} bytes (4 bytes per body byte + 256 KiB)"
+            ),
         }
     }
 }
@@ -282,8 +302,23 @@ pub trait FromWire: Sized {
     }
 
     /// Parses `bytes`, refusing bodies longer than `cap` before looking at
-    /// them.
-    fn from_json_capped(bytes: &[u8], cap: usize) -> Result<Self, WireError>;
+    /// them, within the budget of a body of its length (`4 * n + 256 KiB`,
+    /// see [`DecodeBudget`]).
+    fn from_json_capped(bytes: &[u8], cap: usize) -> Result<Self, WireError> {
+        Self::from_json_within(bytes, cap, &mut DecodeBudget::for_input(bytes.len()))
+    }
+
+    /// Parses `bytes`, refusing bodies longer than `cap` before looking at
+    /// them, charging every value kept to `budget` (list slots and growth,
+    /// decoded bytes, map entries, strings) and refusing with
+    /// [`WireError::OverBudget`] a charge over it. What is left of `budget`
+    /// can go on to decode the CBOR values the message carries (see
+    /// [`parse_response_within`]).
+    fn from_json_within(
+        bytes: &[u8],
+        cap: usize,
+        budget: &mut DecodeBudget,
+    ) -> Result<Self, WireError>;
 }
 
 /// A message that can be written as a JSON body, exactly as Go's
@@ -327,6 +362,17 @@ pub trait Rpc: ToWire {
 /// ```
 pub fn parse_response<R: Rpc>(bytes: &[u8]) -> Result<R::Response, WireError> {
     R::Response::from_json_capped(bytes, R::PATH.response_cap())
+}
+
+/// [`parse_response`] charging `budget`, which then holds what is left for
+/// decoding the AUMs or signatures the response lists (with
+/// [`Aum::from_cbor_within`](crate::Aum::from_cbor_within)), so that the
+/// whole response, parsed and decoded, stays within one bound.
+pub fn parse_response_within<R: Rpc>(
+    bytes: &[u8],
+    budget: &mut DecodeBudget,
+) -> Result<R::Response, WireError> {
+    R::Response::from_json_within(bytes, R::PATH.response_cap(), budget)
 }
 
 // ---------------------------------------------------------------------------

@@ -407,9 +407,13 @@ pub fn sync_send(
 ) -> Result<Decision<wire::SyncSendResponse>, ServiceError> {
     let chain = t.enabled()?;
     let missing = req.missing_aums.as_deref().unwrap_or(&[]);
+    // One budget for all the AUMs, sized by their bytes (4 per byte +
+    // 256 KiB), so a body of many tiny AUMs cannot decode to 50x its size.
+    let mut budget = tka::limits::DecodeBudget::for_input(missing.iter().map(Vec::len).sum());
     let mut stored = Vec::with_capacity(missing.len());
     for (i, b) in missing.iter().enumerate() {
-        let aum = Aum::from_cbor(b).map_err(|e| ServiceError::AumDecode(i, e))?;
+        let aum =
+            Aum::from_cbor_within(b, &mut budget).map_err(|e| ServiceError::AumDecode(i, e))?;
         stored.push(StoredAum::new(aum));
     }
     let mut seen = HashSet::new();
