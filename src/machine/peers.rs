@@ -1,4 +1,4 @@
-//! Peer filtering: verdicts, the rotation tracker and the verdict cache.
+//! Peer filtering: verdicts, the rotation tracker and the netmap diff.
 //!
 //! A verdict is computed from the peer's node key and signature bytes under
 //! the installed authority. Only the verifying path
