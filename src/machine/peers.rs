@@ -514,28 +514,37 @@ impl PeerSet {
     /// beside the set, so an unchanged netmap costs a sort and a
     /// comparison per peer.
     pub(crate) fn diff(&self, list: &[Peer]) -> Diff {
-        let mut order: Vec<(NodeId, usize)> = list
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.node_id, i))
-            .collect();
-        if !order.is_sorted() {
+        // List indices in node-ID order; for a list in that order already
+        // (as control sends it), the identity without building anything.
+        let order: Option<Vec<(NodeId, usize)>> = if list.is_sorted_by_key(|p| p.node_id) {
+            None
+        } else {
+            let mut order: Vec<(NodeId, usize)> = list
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.node_id, i))
+                .collect();
             // Indices are distinct, so this keeps the list's order among
             // entries with the same node ID.
             order.sort_unstable();
-        }
+            Some(order)
+        };
+        let at_rank = |r: usize| match &order {
+            Some(o) => o[r],
+            None => (list[r].node_id, r),
+        };
         let mut upserts = Vec::new();
         let mut removed = Vec::new();
         let mut known = self.entries.iter().peekable();
         let mut at = 0;
-        while at < order.len() {
-            let id = order[at].0;
+        while at < list.len() {
+            let id = at_rank(at).0;
             // The last entry for this ID wins, as in `replace`.
             let mut last = at;
-            while order.get(last + 1).is_some_and(|(next, _)| *next == id) {
+            while last + 1 < list.len() && at_rank(last + 1).0 == id {
                 last += 1;
             }
-            let i = order[last].1;
+            let i = at_rank(last).1;
             while let Some((&k, _)) = known.next_if(|(k, _)| **k < id) {
                 removed.push(k);
             }
