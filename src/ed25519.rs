@@ -283,7 +283,7 @@ pub fn verify_cofactorless_hardened(
 /// its first valid signature the key builds a table of multiples of `−A`
 /// (220 KB, at most [`MAX_KEY_TABLES`] alive at once); from then on `[k](−A)`
 /// is a sum of about 43 table entries and `[S]B` one of about 32 entries of
-/// a table for `B` shared by the process (655 KB, built on first use), with
+/// a table for `B` shared by the process (675 KB, built on first use), with
 /// no doublings: about 60 % of a raw `ed25519-zebra` verify in instructions.
 /// Both ways compute the same point exactly, so the cofactored equation
 /// gets the same input.
@@ -445,7 +445,7 @@ static KEY_TABLES: AtomicUsize = AtomicUsize::new(0);
 /// Window width, in bits, of a trusted key's table.
 const KEY_WINDOW: u32 = 6;
 
-/// Window width, in bits, of the basepoint's table (one per process, 655
+/// Window width, in bits, of the basepoint's table (one per process, 675
 /// KB).
 const BASE_WINDOW: u32 = 8;
 
@@ -457,9 +457,10 @@ fn base_table() -> &'static Multiples {
 
 /// A fixed-base table for variable-time multiplication: for each window
 /// position `j` (of `w` bits) and each digit `d` in `1..=2^(w-1)`, the point
-/// `[d·2^(w·j)]P`. A scalar below `2^253` (every reduced scalar) written in
-/// signed base-`2^w` digits then gives `[scalar]P` as one table entry added
-/// or subtracted per non-zero digit, with no doublings.
+/// `[d·2^(w·j)]P`. A scalar written in signed base-`2^w` digits then gives
+/// `[scalar]P` as one table entry added or subtracted per non-zero digit,
+/// with no doublings. There are enough positions for any 32-byte scalar
+/// (not only reduced ones).
 ///
 /// curve25519-dalek's own basepoint tables are constant-time (every entry
 /// of a window is read for each digit); checking a signature handles only
@@ -474,10 +475,10 @@ struct Multiples {
 }
 
 impl Multiples {
-    /// Digit positions for a scalar below `2^253`: enough that the top
-    /// digit never carries (`positions·w ≥ 254`).
+    /// Digit positions for any 32-byte scalar: enough that the top digit
+    /// never carries (`positions·w ≥ 257`), whatever the scalar's value.
     fn positions(w: u32) -> usize {
-        254usize.div_ceil(w as usize)
+        257usize.div_ceil(w as usize)
     }
 
     /// A table for a trusted key, if a slot is free.
@@ -545,7 +546,7 @@ impl Multiples {
                 std::cmp::Ordering::Equal => {}
             }
         }
-        // Reduced scalars are below 2^253, so the top digit never carries.
+        // The last window holds at most bit 255 and a carry: no carry left.
         debug_assert_eq!(carry, 0);
     }
 }
