@@ -89,6 +89,8 @@ fn main() {
         "raw ed25519-zebra verify (floor)",
         "node-key check, Authority (keys prepared)",
         "node-key check, sig::node_key_authorized",
+        "ed25519::PreparedKey::verify_zip215, tables",
+        "ed25519::PreparedKey::verify_zip215, no table",
         "BLAKE2s-256 of 184 bytes (floor)",
         "AUM decode+hash, Aum::from_cbor then hash",
         "AUM decode only, Aum::from_cbor",
@@ -96,39 +98,65 @@ fn main() {
     ];
     let mut t: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let keys = authority.keys().to_vec();
+    // A trusted key builds its table after its first valid signature.
+    let prepared = tka::ed25519::PreparedKey::new(&public).unwrap();
+    assert!(prepared.build_table());
     // Each round times every item once, back to back, so a burst of load
-    // from elsewhere on the machine lands on all of them alike.
+    // from elsewhere on the machine lands on all of them alike; the order
+    // is shuffled every round, because an item measured right after another
+    // can pay for what that one left behind (an item timed right after the
+    // AVX2 raw verify came out up to 10 % slower than the same item timed
+    // elsewhere in the round).
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    let mut lcg: u64 = 0x2545_f491_4f6c_dd1d;
     for r in 0..rounds * 200 {
+        for i in (1..order.len()).rev() {
+            lcg = lcg
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            order.swap(i, (lcg >> 33) as usize % (i + 1));
+        }
         let (nk, bytes, msg, sig) = &peers[r % peers.len()];
-        t[0].push(time(1, || {
-            let vk = ed25519_zebra::VerificationKey::try_from(black_box(public)).unwrap();
-            vk.verify(&ed25519_zebra::Signature::from_bytes(sig), msg)
-                .unwrap();
-        }));
-        t[1].push(time(1, || {
-            authority.node_key_authorized(nk, black_box(bytes)).unwrap();
-        }));
-        t[2].push(time(1, || {
-            tka::node_key_authorized(&keys, nk, black_box(bytes)).unwrap();
-        }));
         let m = 50;
-        t[3].push(time(m, || {
-            black_box(tka::hash::blake2s256(black_box(&aum)));
-        }));
-        t[4].push(time(m, || {
-            black_box(Aum::from_cbor(black_box(&aum)).unwrap().hash());
-        }));
-        t[5].push(time(m, || {
-            black_box(Aum::from_cbor(black_box(&aum)).unwrap());
-        }));
-        t[6].push(time(m, || {
-            black_box(black_box(&decoded).hash());
-        }));
+        for &item in &order {
+            let sample = match item {
+                0 => time(1, || {
+                    let vk = ed25519_zebra::VerificationKey::try_from(black_box(public)).unwrap();
+                    vk.verify(&ed25519_zebra::Signature::from_bytes(sig), msg)
+                        .unwrap();
+                }),
+                1 => time(1, || {
+                    authority.node_key_authorized(nk, black_box(bytes)).unwrap();
+                }),
+                2 => time(1, || {
+                    tka::node_key_authorized(&keys, nk, black_box(bytes)).unwrap();
+                }),
+                3 => time(1, || {
+                    prepared.verify_zip215(msg, black_box(sig)).unwrap();
+                }),
+                4 => time(1, || {
+                    tka::ed25519::verify_zip215_hardened(&public, msg, black_box(sig)).unwrap();
+                }),
+                5 => time(m, || {
+                    black_box(tka::hash::blake2s256(black_box(&aum)));
+                }),
+                6 => time(m, || {
+                    black_box(Aum::from_cbor(black_box(&aum)).unwrap().hash());
+                }),
+                7 => time(m, || {
+                    black_box(Aum::from_cbor(black_box(&aum)).unwrap());
+                }),
+                _ => time(m, || {
+                    black_box(black_box(&decoded).hash());
+                }),
+            };
+            t[item].push(sample);
+        }
     }
     let med: Vec<f64> = t.iter_mut().map(|v| median(v)).collect();
     println!("medians of {} interleaved samples each:", rounds * 200);
     for (i, name) in names.iter().enumerate() {
-        let floor = if i < 3 { med[0] } else { med[3] };
+        let floor = if i < 5 { med[0] } else { med[5] };
         println!(
             "  {name:44} {:9.3} us  {:5.2}x floor",
             med[i],

@@ -335,13 +335,15 @@ pub struct RotationDetails {
 /// [`node_key_authorized`] can produce one.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Authorized {
-    rotation: Option<RotationDetails>,
+    /// Boxed: most signatures are not rotations, and a machine keeps one
+    /// `Authorized` per peer.
+    rotation: Option<Box<RotationDetails>>,
 }
 
 impl Authorized {
     /// Rotation details when the signature was a rotation.
     pub fn rotation(&self) -> Option<&RotationDetails> {
-        self.rotation.as_ref()
+        self.rotation.as_deref()
     }
 }
 
@@ -477,7 +479,7 @@ impl<'a> Trust<'a> {
         let (key, prepared) = self.find(kid).ok_or(NksError::KeyNotFound)?;
         decoded.verify(node_key, key, prepared)?;
         Ok(Authorized {
-            rotation: decoded.rotation_details()?,
+            rotation: decoded.rotation_details()?.map(Box::new),
         })
     }
 

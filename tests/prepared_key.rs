@@ -1,5 +1,5 @@
-//! Differential tests: `ed25519::PreparedKey` (a trusted key decoded once)
-//! gives exactly the verdicts of `ed25519-zebra` (`verify_zip215`) and of
+//! Differential tests: `ed25519::PreparedKey` (a trusted key decoded once,
+//! checked with and without its table of multiples) gives exactly the verdicts of `ed25519-zebra` (`verify_zip215`) and of
 //! `verify_zip215_hardened`, on random signatures, signatures with torsion
 //! added to `A` or `R` (which only the cofactored rule accepts), broken
 //! signatures, and every edge case of vectors/ed25519.json; and
@@ -84,6 +84,10 @@ fn agree(public: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), TestCaseError> {
             if sig.len() == 64 {
                 prop_assert_eq!(got, zebra);
             }
+            // The same verdict through the key's table of multiples.
+            let fast = PreparedKey::new(public).unwrap();
+            prop_assert!(fast.build_table());
+            prop_assert_eq!(fast.verify_zip215(msg, sig), got);
         }
         Err(VerifyError::SmallOrderKey) => {
             prop_assert!(is_small_order(public));
@@ -183,13 +187,12 @@ fn prepared_agrees_on_ed25519_vectors() {
         );
         agree(&public, &msg, &sig).unwrap_or_else(|e| panic!("{}: {e}", c["name"]));
         if let Ok(p) = PreparedKey::new(&public) {
-            // And the verdict is Go's ed25519consensus verdict.
-            assert_eq!(
-                p.verify_zip215(&msg, &sig).is_ok(),
-                c["ed25519consensus_verify"].as_bool().unwrap(),
-                "{}",
-                c["name"]
-            );
+            // And the verdict is Go's ed25519consensus verdict, with and
+            // without the key's table of multiples.
+            let want = c["ed25519consensus_verify"].as_bool().unwrap();
+            assert_eq!(p.verify_zip215(&msg, &sig).is_ok(), want, "{}", c["name"]);
+            assert!(p.build_table());
+            assert_eq!(p.verify_zip215(&msg, &sig).is_ok(), want, "{}", c["name"]);
             prepared += 1;
         }
         checked += 1;

@@ -132,7 +132,9 @@ pub struct TkaMachine {
     self_signature: Option<Bytes>,
     /// The verdict shown for every known peer (pending rules applied).
     verdicts: BTreeMap<NodeId, Verdict>,
-    emitted: BTreeMap<NodeId, PeerVerdict>,
+    /// The node key and admission of the last `PeerVerdict` emitted for
+    /// every known peer; its verdict is the one in `verdicts`.
+    emitted: BTreeMap<NodeId, (crate::key::NodeKey, bool)>,
     /// Peers whose shown verdict must be recomputed by `finish`.
     dirty: BTreeSet<NodeId>,
     /// Every peer's verdict is emitted again by `finish` (mode change).
@@ -462,11 +464,24 @@ impl TkaMachine {
                 self.dirty.extend(touched);
             }
             Event::PeersReplaced(list) => {
-                // An unchanged netmap (in node-ID order, as control sends
-                // it) changes no verdict: skip the sweep entirely.
-                let unchanged = list.len() == self.peers.len()
-                    && list.iter().zip(self.peers.peers()).all(|(a, b)| a == b);
-                if !unchanged {
+                // Control sends the whole netmap each time, mostly unchanged:
+                // apply a small difference (in any order) peer by peer, and
+                // rebuild the set (batching the checks) only for a large one.
+                let diff = self.peers.diff(&list);
+                if diff.upserts.len() + diff.removed.len() <= self.peers.len() / 8 {
+                    for id in diff.removed {
+                        let touched = self.peers.remove(id);
+                        self.forget_peer(id);
+                        self.dirty.extend(touched);
+                    }
+                    let mut upserts = diff.upserts.into_iter().peekable();
+                    for (i, p) in list.into_iter().enumerate() {
+                        if upserts.next_if_eq(&i).is_some() {
+                            let touched = self.peers.upsert(self.authority.as_ref(), p);
+                            self.dirty.extend(touched);
+                        }
+                    }
+                } else {
                     let gone: Vec<NodeId> = {
                         let new: BTreeSet<NodeId> = list.iter().map(|p| p.node_id).collect();
                         self.verdicts
@@ -627,16 +642,14 @@ impl TkaMachine {
             let node_key = peer.node_key;
             let shown = if checked.untrusted_signer() {
                 self.untrusted.insert(id);
-                match self.emitted.get(&id) {
+                match (self.emitted.get(&id), self.verdicts.get(&id)) {
                     // A peer authorized before (same node key) keeps that
                     // verdict until the sync settles, as Go keeps the last
                     // filtered netmap while it syncs.
-                    Some(prev)
-                        if awaiting
-                            && prev.node_key == node_key
-                            && matches!(prev.verdict, Verdict::Authorized(_)) =>
+                    (Some((prev_key, _)), Some(prev @ Verdict::Authorized(_)))
+                        if awaiting && *prev_key == node_key =>
                     {
-                        prev.verdict.clone()
+                        prev.clone()
                     }
                     _ if awaiting => Verdict::Pending,
                     _ => checked,
@@ -651,8 +664,11 @@ impl TkaMachine {
                 admitted: observe || shown.admits(),
                 verdict: shown.clone(),
             };
-            self.verdicts.insert(id, shown);
-            if !force && self.emitted.get(&id) == Some(&pv) {
+            let prev = self.verdicts.insert(id, shown);
+            if !force
+                && prev.as_ref() == Some(&pv.verdict)
+                && self.emitted.get(&id) == Some(&(node_key, pv.admitted))
+            {
                 continue;
             }
             match &pv.verdict {
@@ -676,7 +692,7 @@ impl TkaMachine {
                 ),
                 _ => {}
             }
-            self.emitted.insert(id, pv.clone());
+            self.emitted.insert(id, (node_key, pv.admitted));
             self.actions.push_back(Action::PeerVerdict(pv));
         }
     }

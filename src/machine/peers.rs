@@ -1,4 +1,4 @@
-//! Peer filtering: verdicts, the rotation tracker and the verdict cache.
+//! Peer filtering: verdicts, the rotation tracker and the netmap diff.
 //!
 //! A verdict is computed from the peer's node key and signature bytes under
 //! the installed authority. Only the verifying path
@@ -115,36 +115,6 @@ pub struct Counters {
     pub last_successful_sync: Option<Time>,
 }
 
-/// Verification results for one authority head, keyed by node key and
-/// signature bytes.
-#[derive(Default)]
-struct VerdictCache {
-    head: Option<AumHash>,
-    entries: HashMap<(NodeKey, Bytes), Result<Authorized, NksError>>,
-}
-
-impl VerdictCache {
-    fn reset_for(&mut self, authority: &Authority) {
-        if self.head != Some(authority.head()) {
-            self.entries.clear();
-            self.head = Some(authority.head());
-        }
-    }
-
-    fn check(
-        &mut self,
-        authority: &Authority,
-        key: &NodeKey,
-        sig: &Bytes,
-    ) -> Result<Authorized, NksError> {
-        self.reset_for(authority);
-        self.entries
-            .entry((*key, sig.clone()))
-            .or_insert_with(|| authority.node_key_authorized(key, sig))
-            .clone()
-    }
-}
-
 /// What one peer contributes to rotation obsolescence.
 struct Rotation {
     /// Earlier node keys of its chain: all obsolete.
@@ -158,7 +128,54 @@ struct Entry {
     peer: Peer,
     /// The verdict before rotation obsolescence.
     base: Verdict,
-    rotation: Option<Rotation>,
+    /// Boxed: only rotation signatures have one.
+    rotation: Option<Box<Rotation>>,
+}
+
+/// The IDs of the peers that hold one node key: almost always one, so
+/// without a collection of its own.
+enum Ids {
+    One(NodeId),
+    Many(BTreeSet<NodeId>),
+}
+
+impl Ids {
+    fn iter(&self) -> impl Iterator<Item = NodeId> + '_ {
+        let (one, many) = match self {
+            Ids::One(id) => (Some(*id), None),
+            Ids::Many(ids) => (None, Some(ids.iter().copied())),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+
+    fn insert(&mut self, id: NodeId) {
+        match self {
+            Ids::One(old) if *old == id => {}
+            Ids::One(old) => *self = Ids::Many(BTreeSet::from([*old, id])),
+            Ids::Many(ids) => {
+                ids.insert(id);
+            }
+        }
+    }
+
+    /// Removes `id`; whether none is left.
+    fn remove(&mut self, id: NodeId) -> bool {
+        match self {
+            Ids::One(old) => *old == id,
+            Ids::Many(ids) => {
+                ids.remove(&id);
+                match ids.len() {
+                    0 => true,
+                    1 => {
+                        let last = *ids.first().expect("one left");
+                        *self = Ids::One(last);
+                        false
+                    }
+                    _ => false,
+                }
+            }
+        }
+    }
 }
 
 /// The known peers and their verdicts, kept up to date one peer at a time
@@ -171,10 +188,17 @@ struct Entry {
 /// upsert or removal costs that peer's check plus the work on its group and
 /// the keys whose obsolescence changed; [`PeerSet::rebuild`] recomputes
 /// everything (when the authority changes).
+///
+/// A peer whose node key, signature and peer-API flag are unchanged keeps
+/// the check it had under the same authority head, so an unchanged netmap
+/// (in any order) verifies nothing again.
 #[derive(Default)]
 pub(crate) struct PeerSet {
     entries: BTreeMap<NodeId, Entry>,
-    by_key: HashMap<NodeKey, BTreeSet<NodeId>>,
+    /// The authority head the entries were checked under (`None`: no
+    /// authority).
+    checked_under: Option<AumHash>,
+    by_key: HashMap<NodeKey, Ids>,
     /// How many verified rotation chains name a key as an earlier key.
     prev_refs: HashMap<NodeKey, usize>,
     /// Direct-rooted rotation chains by wrapping key: member -> (key, chain length).
@@ -183,7 +207,15 @@ pub(crate) struct PeerSet {
     group_losers: HashMap<Vec<u8>, Vec<NodeKey>>,
     /// How many groups reject a key.
     loser_refs: HashMap<NodeKey, usize>,
-    cache: VerdictCache,
+}
+
+/// How a full peer list differs from a [`PeerSet`]: see [`PeerSet::diff`].
+pub(crate) struct Diff {
+    /// Indices into the list of the peers that are new or changed (for a
+    /// node ID listed more than once, its last entry), ascending.
+    pub(crate) upserts: Vec<usize>,
+    /// Known peers the list does not have.
+    pub(crate) removed: Vec<NodeId>,
 }
 
 /// Collects what one change touched, resolved by [`PeerSet::settle`].
@@ -203,11 +235,6 @@ impl PeerSet {
     /// The peer with this ID.
     pub(crate) fn peer(&self, id: NodeId) -> Option<&Peer> {
         self.entries.get(&id).map(|e| &e.peer)
-    }
-
-    /// The peers in node-ID order.
-    pub(crate) fn peers(&self) -> impl Iterator<Item = &Peer> {
-        self.entries.values().map(|e| &e.peer)
     }
 
     /// Every known peer's ID, in order.
@@ -230,7 +257,8 @@ impl PeerSet {
             || self.loser_refs.get(key).is_some_and(|n| *n > 0)
     }
 
-    fn check(&mut self, authority: Option<&Authority>, peer: Peer) -> Entry {
+    /// Checks one peer under `authority`.
+    fn check(authority: Option<&Authority>, peer: Peer) -> Entry {
         let Some(authority) = authority else {
             return Entry {
                 peer,
@@ -238,33 +266,71 @@ impl PeerSet {
                 rotation: None,
             };
         };
-        let (base, rotation) = if peer.unsigned_peer_api_only {
-            (Verdict::PeerApiOnly, None)
+        if peer.unsigned_peer_api_only {
+            Entry {
+                peer,
+                base: Verdict::PeerApiOnly,
+                rotation: None,
+            }
         } else if peer.signature.is_empty() {
-            (Verdict::Rejected(RejectReason::MissingSignature), None)
+            Entry {
+                peer,
+                base: Verdict::Rejected(RejectReason::MissingSignature),
+                rotation: None,
+            }
         } else {
-            match self.cache.check(authority, &peer.node_key, &peer.signature) {
-                Ok(a) => {
-                    let rotation = a.rotation().map(|rd| Rotation {
+            let result = authority.node_key_authorized(&peer.node_key, &peer.signature);
+            Self::entry(peer, result)
+        }
+    }
+
+    /// The entry for a signed peer whose check gave `result`.
+    fn entry(peer: Peer, result: Result<Authorized, NksError>) -> Entry {
+        match result {
+            Ok(a) => {
+                let rotation = a.rotation().map(|rd| {
+                    Box::new(Rotation {
                         prev: rd.prev_node_keys.clone(),
                         group: (rd.initial_sig.sig_kind == SigKind::DIRECT)
                             .then(|| rd.initial_sig.wrapping_pubkey.clone().unwrap_or_default()),
-                    });
-                    (Verdict::Authorized(a), rotation)
+                    })
+                });
+                Entry {
+                    peer,
+                    base: Verdict::Authorized(a),
+                    rotation,
                 }
-                Err(e) => (Verdict::Rejected(RejectReason::InvalidSignature(e)), None),
             }
-        };
-        Entry {
-            peer,
-            base,
-            rotation,
+            Err(e) => Entry {
+                peer,
+                base: Verdict::Rejected(RejectReason::InvalidSignature(e)),
+                rotation: None,
+            },
         }
+    }
+
+    /// `old` for `peer` if it was checked under `authority` with the same
+    /// node key, signature and flag, else a fresh check.
+    fn recheck(&self, authority: Option<&Authority>, old: Option<Entry>, peer: Peer) -> Entry {
+        match old {
+            Some(old) if self.is_current(authority) && old.peer == peer => old,
+            _ => Self::check(authority, peer),
+        }
+    }
+
+    /// Whether the entries were checked under `authority`.
+    fn is_current(&self, authority: Option<&Authority>) -> bool {
+        self.checked_under == authority.map(Authority::head)
     }
 
     fn link(&mut self, id: NodeId, e: &Entry, t: &mut Touched) {
         t.keys.insert(e.peer.node_key);
-        self.by_key.entry(e.peer.node_key).or_default().insert(id);
+        match self.by_key.entry(e.peer.node_key) {
+            std::collections::hash_map::Entry::Occupied(mut ids) => ids.get_mut().insert(id),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Ids::One(id));
+            }
+        }
         let Some(r) = &e.rotation else { return };
         for k in &r.prev {
             let n = self.prev_refs.entry(*k).or_insert(0);
@@ -285,8 +351,7 @@ impl PeerSet {
     fn unlink(&mut self, id: NodeId, e: &Entry, t: &mut Touched) {
         t.keys.insert(e.peer.node_key);
         if let Some(ids) = self.by_key.get_mut(&e.peer.node_key) {
-            ids.remove(&id);
-            if ids.is_empty() {
+            if ids.remove(id) {
                 self.by_key.remove(&e.peer.node_key);
             }
         }
@@ -315,10 +380,10 @@ impl PeerSet {
         // joins or leaves the competition in the group of its own chain.
         for k in &t.prev_changed {
             t.keys.insert(*k);
-            for id in self.by_key.get(k).into_iter().flatten() {
+            for id in self.by_key.get(k).into_iter().flat_map(Ids::iter) {
                 if let Some(g) = self
                     .entries
-                    .get(id)
+                    .get(&id)
                     .and_then(|e| e.rotation.as_ref())
                     .and_then(|r| r.group.as_ref())
                 {
@@ -352,7 +417,7 @@ impl PeerSet {
         }
         t.keys
             .iter()
-            .flat_map(|k| self.by_key.get(k).into_iter().flatten().copied())
+            .flat_map(|k| self.by_key.get(k).into_iter().flat_map(Ids::iter))
             .collect()
     }
 
@@ -361,13 +426,14 @@ impl PeerSet {
     pub(crate) fn upsert(&mut self, authority: Option<&Authority>, peer: Peer) -> BTreeSet<NodeId> {
         let id = peer.node_id;
         let mut t = Touched::default();
-        if let Some(old) = self.entries.remove(&id) {
-            self.unlink(id, &old, &mut t);
+        let old = self.entries.remove(&id);
+        if let Some(old) = &old {
+            self.unlink(id, old, &mut t);
         }
-        let e = self.check(authority, peer);
+        let e = self.recheck(authority, old, peer);
+        self.checked_under = authority.map(Authority::head);
         self.link(id, &e, &mut t);
         self.entries.insert(id, e);
-        self.trim_cache();
         self.settle(t)
     }
 
@@ -382,52 +448,55 @@ impl PeerSet {
         self.settle(t)
     }
 
-    /// Replaces the whole set and recomputes every verdict (uncached
-    /// Direct signatures are checked as one batch).
+    /// Replaces the whole set. A peer listed more than once counts with its
+    /// last entry. Peers unchanged under the same authority keep their
+    /// check; the others' Direct signatures are checked as one batch.
     pub(crate) fn replace(&mut self, authority: Option<&Authority>, peers: Vec<Peer>) {
-        let cache = std::mem::take(&mut self.cache);
+        let mut old = std::mem::take(&mut self.entries);
+        if !self.is_current(authority) {
+            old.clear();
+        }
         *self = PeerSet {
-            cache,
+            checked_under: authority.map(Authority::head),
             ..PeerSet::default()
         };
+        let reusable = |p: &Peer| old.get(&p.node_id).is_some_and(|e| e.peer == *p);
+        // Batch results by list index.
+        let mut batched: Vec<Option<Result<Authorized, NksError>>> = Vec::new();
         if let Some(authority) = authority {
-            self.cache.reset_for(authority);
-            let fresh: Vec<(NodeKey, &[u8])> = peers
+            let fresh: Vec<(usize, (NodeKey, &[u8]))> = peers
                 .iter()
-                .filter(|p| !p.unsigned_peer_api_only && !p.signature.is_empty())
-                .filter(|p| {
-                    !self
-                        .cache
-                        .entries
-                        .contains_key(&(p.node_key, p.signature.clone()))
-                })
-                .map(|p| (p.node_key, &p.signature[..]))
+                .enumerate()
+                .filter(|(_, p)| !p.unsigned_peer_api_only && !p.signature.is_empty())
+                .filter(|(_, p)| !reusable(p))
+                .map(|(i, p)| (i, (p.node_key, &p.signature[..])))
                 .collect();
             if fresh.len() > 1 {
-                let results = authority.node_keys_authorized(&fresh);
-                for ((key, sig), r) in fresh.iter().zip(results) {
-                    self.cache
-                        .entries
-                        .insert((*key, Bytes::copy_from_slice(sig)), r);
+                let checks: Vec<(NodeKey, &[u8])> = fresh.iter().map(|(_, c)| *c).collect();
+                let results = authority.node_keys_authorized(&checks);
+                batched.resize_with(peers.len(), || None);
+                for ((i, _), r) in fresh.iter().zip(results) {
+                    batched[*i] = Some(r);
                 }
             }
         }
         let mut t = Touched::default();
-        for p in peers {
+        for (i, p) in peers.into_iter().enumerate() {
             let id = p.node_id;
-            if let Some(old) = self.entries.remove(&id) {
-                self.unlink(id, &old, &mut t);
+            if let Some(prev) = self.entries.remove(&id) {
+                self.unlink(id, &prev, &mut t);
             }
-            let e = self.check(authority, p);
+            let e = match batched.get_mut(i).and_then(Option::take) {
+                Some(result) => Self::entry(p, result),
+                None => match old.remove(&id) {
+                    Some(e) if e.peer == p => e,
+                    _ => Self::check(authority, p),
+                },
+            };
             self.link(id, &e, &mut t);
             self.entries.insert(id, e);
         }
         self.settle(t);
-        let live: HashSet<(NodeKey, Bytes)> = self
-            .peers()
-            .map(|p| (p.node_key, p.signature.clone()))
-            .collect();
-        self.cache.entries.retain(|k, _| live.contains(k));
     }
 
     /// Recomputes every verdict under `authority` (after it changed).
@@ -436,20 +505,58 @@ impl PeerSet {
             .into_values()
             .map(|e| e.peer)
             .collect();
+        // The entries are gone, so nothing is reused: every peer is checked.
         self.replace(authority, peers);
     }
 
-    /// Keeps the cache within a constant factor of the peer set, so that
-    /// single upserts (whose old signatures stay cached) cannot grow it
-    /// without bound; amortised O(1) per upsert.
-    fn trim_cache(&mut self) {
-        if self.cache.entries.len() > 2 * self.entries.len() + 64 {
-            let live: HashSet<(NodeKey, Bytes)> = self
-                .peers()
-                .map(|p| (p.node_key, p.signature.clone()))
+    /// How `list` (a full netmap, any order) differs from the set: found by
+    /// sorting the list's node IDs (unless already sorted) and walking them
+    /// beside the set, so an unchanged netmap costs a sort and a
+    /// comparison per peer.
+    pub(crate) fn diff(&self, list: &[Peer]) -> Diff {
+        // List indices in node-ID order; for a list in that order already
+        // (as control sends it), the identity without building anything.
+        let order: Option<Vec<(NodeId, usize)>> = if list.is_sorted_by_key(|p| p.node_id) {
+            None
+        } else {
+            let mut order: Vec<(NodeId, usize)> = list
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.node_id, i))
                 .collect();
-            self.cache.entries.retain(|k, _| live.contains(k));
+            // Indices are distinct, so this keeps the list's order among
+            // entries with the same node ID.
+            order.sort_unstable();
+            Some(order)
+        };
+        let at_rank = |r: usize| match &order {
+            Some(o) => o[r],
+            None => (list[r].node_id, r),
+        };
+        let mut upserts = Vec::new();
+        let mut removed = Vec::new();
+        let mut known = self.entries.iter().peekable();
+        let mut at = 0;
+        while at < list.len() {
+            let id = at_rank(at).0;
+            // The last entry for this ID wins, as in `replace`.
+            let mut last = at;
+            while last + 1 < list.len() && at_rank(last + 1).0 == id {
+                last += 1;
+            }
+            let i = at_rank(last).1;
+            while let Some((&k, _)) = known.next_if(|(k, _)| **k < id) {
+                removed.push(k);
+            }
+            match known.next_if(|(k, _)| **k == id) {
+                Some((_, e)) if e.peer == list[i] => {}
+                _ => upserts.push(i),
+            }
+            at = last + 1;
         }
+        removed.extend(known.map(|(k, _)| *k));
+        upserts.sort_unstable();
+        Diff { upserts, removed }
     }
 }
 
