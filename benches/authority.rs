@@ -1,5 +1,7 @@
 //! Authority benchmarks: Open, Bootstrap + Inform, node-key checks (single,
 //! against one raw ed25519-zebra verify, and batched).
+mod common;
+
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use tka::builder::Signer;
 use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
@@ -8,21 +10,7 @@ use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignat
 /// signature inside it.
 type Peer = (NodeKey, Vec<u8>, [u8; 32], [u8; 64]);
 
-fn genesis(k: &NlPrivate) -> Aum {
-    let mut g = Aum {
-        message_kind: AumKind::CHECKPOINT,
-        state: Some(State {
-            last_aum_hash: None,
-            disablement_values: Some(vec![Some(vec![1; 32])]),
-            keys: Some(vec![k.to_key(1)]),
-            state_id1: 1,
-            state_id2: 2,
-        }),
-        ..Default::default()
-    };
-    g.signatures = Some(k.sign_aum(&g.sig_hash()));
-    g
-}
+use common::genesis;
 
 /// `n` signed NoOp AUMs in a line after the genesis.
 fn chain(k: &NlPrivate, n: usize) -> (Aum, Vec<Aum>) {

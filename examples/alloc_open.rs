@@ -4,10 +4,12 @@
 //!
 //! Run with `cargo run --release --example alloc_open`.
 
+#[path = "../benches/common/mod.rs"]
+mod common;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tka::builder::Signer;
-use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, State};
+use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate};
 
 struct Counting;
 static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
@@ -29,18 +31,7 @@ static GLOBAL: Counting = Counting;
 
 fn main() {
     let k = NlPrivate::from_seed(&[3; 32]);
-    let mut g = Aum {
-        message_kind: AumKind::CHECKPOINT,
-        state: Some(State {
-            last_aum_hash: None,
-            disablement_values: Some(vec![Some(vec![1; 32])]),
-            keys: Some(vec![k.to_key(1)]),
-            state_id1: 1,
-            state_id2: 2,
-        }),
-        ..Default::default()
-    };
-    g.signatures = Some(k.sign_aum(&g.sig_hash()));
+    let g = common::genesis(&k);
     let mut parent = g.hash();
     let mut aums = Vec::new();
     for _ in 0..999 {

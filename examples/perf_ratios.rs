@@ -7,12 +7,11 @@
 //! rounds of 200 samples, default 15). Prints the median time of each item
 //! and its ratio to the floor.
 
+#[path = "../benches/common/mod.rs"]
+mod common;
 use std::hint::black_box;
 use std::time::Instant;
-use tka::builder::Signer;
-use tka::{
-    Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, Signature, State,
-};
+use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, Signature};
 
 /// A peer: node key, node-key signature bytes, and the Ed25519 message and
 /// signature inside it.
@@ -56,18 +55,7 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(15);
     let k = NlPrivate::from_seed(&[3; 32]);
-    let mut g = Aum {
-        message_kind: AumKind::CHECKPOINT,
-        state: Some(State {
-            last_aum_hash: None,
-            disablement_values: Some(vec![Some(vec![1; 32])]),
-            keys: Some(vec![k.to_key(1)]),
-            state_id1: 1,
-            state_id2: 2,
-        }),
-        ..Default::default()
-    };
-    g.signatures = Some(k.sign_aum(&g.sig_hash()));
+    let g = common::genesis(&k);
     let mut store = MemStorage::new();
     let authority = Authority::bootstrap(&mut store, g, 0).unwrap();
 

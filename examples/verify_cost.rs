@@ -18,9 +18,10 @@
 //! multiplication). Divide the `Collected` total by `N`. The tables are
 //! built before the counted function runs.
 
+#[path = "../benches/common/mod.rs"]
+mod common;
 use std::hint::black_box;
-use tka::builder::Signer as _;
-use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, State};
+use tka::{Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature};
 
 #[inline(never)]
 fn run_zebra(n: usize, public: [u8; 32], msg: &[u8; 32], sig: &[u8; 64]) {
@@ -57,18 +58,7 @@ fn main() {
     let mode = args.next().unwrap_or_else(|| "check".into());
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
     let k = NlPrivate::from_seed(&[3; 32]);
-    let mut g = Aum {
-        message_kind: AumKind::CHECKPOINT,
-        state: Some(State {
-            last_aum_hash: None,
-            disablement_values: Some(vec![Some(vec![1; 32])]),
-            keys: Some(vec![k.to_key(1)]),
-            state_id1: 1,
-            state_id2: 2,
-        }),
-        ..Default::default()
-    };
-    g.signatures = Some(k.sign_aum(&g.sig_hash()));
+    let g = common::genesis(&k);
     let mut store = MemStorage::new();
     let authority = Authority::bootstrap(&mut store, g, 0).unwrap();
     let nk = NodeKey([7; 32]);

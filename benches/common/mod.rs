@@ -1,14 +1,16 @@
 //! Fixture shared by the machine benchmarks and the examples that measure
-//! the machine (`examples/peer_deltas.rs`, `examples/netmap_100k.rs`).
+//! the machine (`examples/peer_deltas.rs`, `examples/netmap_100k.rs`), and
+//! the genesis the authority benchmarks and examples start from. Each user
+//! takes what it needs.
+#![allow(dead_code)]
 
 use tka::builder::Signer;
 use tka::machine::{Config, Mode, Persisted, Time, TkaMachine};
 use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, State};
 
-/// An enforcing machine whose authority is a genesis checkpoint trusting
-/// `k` alone, as if loaded from storage. Its startup actions are not
-/// drained.
-pub fn machine_with_authority(k: &NlPrivate) -> TkaMachine {
+/// The genesis checkpoint every benchmark starts from: `k` alone trusted
+/// (one vote), one disablement value, state IDs 1 and 2, signed by `k`.
+pub fn genesis(k: &NlPrivate) -> Aum {
     let mut g = Aum {
         message_kind: AumKind::CHECKPOINT,
         state: Some(State {
@@ -21,6 +23,14 @@ pub fn machine_with_authority(k: &NlPrivate) -> TkaMachine {
         ..Default::default()
     };
     g.signatures = Some(k.sign_aum(&g.sig_hash()));
+    g
+}
+
+/// An enforcing machine whose authority is a genesis checkpoint trusting
+/// `k` alone, as if loaded from storage. Its startup actions are not
+/// drained.
+pub fn machine_with_authority(k: &NlPrivate) -> TkaMachine {
+    let g = genesis(k);
     let mut s = MemStorage::new();
     Authority::bootstrap(&mut s, g, 0).expect("genesis bootstraps");
     let persisted = Persisted::from_storage(&s, &[]).expect("memory storage reads");
