@@ -392,7 +392,8 @@ impl TkaMachine {
 
     /// Whether peers signed by keys this node does not trust yet are being
     /// held ([`Verdict::Pending`], or their earlier `Authorized` verdict
-    /// kept) because a sync toward control's newer head is in flight.
+    /// kept while the head it was verified under is still the node's)
+    /// because a sync toward control's newer head is in flight.
     pub fn holding_for_sync(&self) -> bool {
         self.awaiting_keys
     }
