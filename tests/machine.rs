@@ -1270,3 +1270,93 @@ fn a_failed_local_disable_save_keeps_the_stored_authority_and_its_timer_moves_on
     );
     assert_eq!(node.authority().map(|a| a.head()), Some(head));
 }
+
+/// Removes `key` at control (signed by the admin) without telling the node.
+fn remove_key_at_control(w: &mut World, key: &NlPrivate) {
+    let admin = w.admin.clone();
+    let (storage, authority) = w.control.parts_mut();
+    let a = authority.unwrap();
+    let mut b = a.builder(Some(&admin));
+    b.remove_key(&key.public().0).unwrap();
+    let updates = b.finalize(storage).unwrap();
+    a.inform(storage, &updates, 0).unwrap();
+}
+
+/// Fuzz finding `machine_events/enforce-admits-key-not-found`, and the hole
+/// it pointed at. A peer authorized before keeps that verdict while a sync
+/// that may trust its new signer is in flight (the finding: same node key,
+/// re-signed by a key the node does not trust yet), but only while the
+/// keys that authorized it are still the node's keys. Here control
+/// announces a head the exchange never reaches; the offer's answer removes
+/// the key that signed the peer, and sync/send is still in flight: the
+/// peer is dropped at once, not kept on a verdict given under keys the
+/// node no longer trusts.
+#[test]
+fn a_kept_verdict_does_not_outlive_the_removal_of_its_signer() {
+    let mut w = World::new(Mode::Enforce);
+    w.sync();
+    let signer = NlPrivate::from_seed(&[7; 32]);
+    let later = NlPrivate::from_seed(&[8; 32]);
+    add_key_at_control(&mut w, &signer);
+    w.sync();
+    w.tell(Event::PeersReplaced(vec![peer(3, Some(&signer))]));
+    assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+    remove_key_at_control(&mut w, &signer);
+    // Control announces a head past the removal that its offer answer will
+    // not reach.
+    w.now = w.now.plus_ms(1000);
+    w.node.handle_event(
+        w.now,
+        Event::ControlState {
+            enabled: true,
+            head: Some(tka::AumHash([0x33; 32])),
+        },
+    );
+    let mut offer = None;
+    while let Some(a) = w.node.poll_action() {
+        if let Action::SendRequest { id, path, body } = &a {
+            offer = Some((*id, *path, body.clone()));
+        }
+        w.log.push(a);
+    }
+    // While the offer is out, the peer is re-signed by a key the node does
+    // not trust: it keeps the verdict its earlier signature earned under the
+    // node's current keys (the finding's case).
+    let mut resigned = peer(3, Some(&later));
+    w.tell(Event::PeerUpserted(resigned.clone()));
+    assert!(w.node.holding_for_sync());
+    assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
+    // The offer's answer removes the key behind that verdict; sync/send is
+    // left unanswered.
+    let (id, path, body) = offer.expect("a sync offer");
+    let resp = w.control.handle(path, &body, w.now).unwrap();
+    w.now = w.now.plus_ms(10);
+    w.node.handle_event(
+        w.now,
+        Event::Response {
+            id,
+            body: Bytes::from(resp),
+        },
+    );
+    let mark = w.log.len();
+    let mut send = None;
+    while let Some(a) = w.node.poll_action() {
+        if let Action::SendRequest { id, path, body } = &a {
+            send = Some((*id, *path, body.clone()));
+        }
+        w.log.push(a);
+    }
+    assert_eq!(
+        w.node.authority().unwrap().head(),
+        w.control.authority().unwrap().head()
+    );
+    assert!(send.is_some() && w.node.holding_for_sync());
+    assert!(!w.node.verdicts()[&3].admits(), "{:?}", w.node.verdicts());
+    assert!(w.log[mark..]
+        .iter()
+        .any(|a| matches!(a, Action::PeerVerdict(v) if v.node_id == 3 && !v.admitted)));
+    // The same with the peer's original signature, by the removed key.
+    resigned = peer(3, Some(&signer));
+    w.tell(Event::PeerUpserted(resigned));
+    assert!(!w.node.verdicts()[&3].admits());
+}

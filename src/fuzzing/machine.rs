@@ -4,14 +4,16 @@
 
 use super::world::{node_key, node_signature, Cursor, Pool, WORLD};
 use crate::hash::AumHash;
+use crate::key::NodeKey;
 use crate::machine::{
     Action, Config, Event, HealthIssue, Mode, NodeId, Peer, PeerVerdict, Persisted, RequestId,
-    Time, TkaMachine,
+    Time, TkaMachine, Verdict,
 };
+use crate::sig::NksError;
 use crate::storage::MemStorage;
 use crate::wire::{self, FromWire, Path, ToWire};
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Most events one input drives.
 const MAX_STEPS: usize = 256;
@@ -30,6 +32,12 @@ struct Embedder {
     disallowed: Vec<(u64, u64)>,
     peers: BTreeMap<NodeId, Peer>,
     verdicts: BTreeMap<NodeId, PeerVerdict>,
+    /// Per peer, the latest signature control gave it that verified under
+    /// the keys of the moment while the machine showed it authorized: what
+    /// a verdict kept during a sync stands on.
+    basis: BTreeMap<NodeId, (NodeKey, Bytes)>,
+    /// Verification results under one head (the checks run every step).
+    verified: HashMap<(AumHash, NodeKey, Bytes), Result<(), NksError>>,
     outstanding: Option<(RequestId, Path)>,
     now: Time,
     disable_attempts: u32,
@@ -53,7 +61,13 @@ enum Licence {
 /// * in enforce mode, no peer the embedder was told to admit has a
 ///   signature that fails [`crate::sig::node_key_authorized`] under the
 ///   current authority's keys, unless control marked it peer-API-only, and
-///   an admitting verdict is always about the peer's current node key;
+///   an admitting verdict is always about the peer's current node key. The
+///   one exception is issue 8's "a peer admitted before keeps its verdict":
+///   while the machine holds peers for a sync (a request is then in flight,
+///   so its deadline bounds the wait), a peer whose signature fails only
+///   because its signer is not trusted may stay admitted if an earlier
+///   signature control gave for the same node key verifies under the
+///   *current* keys. Once the hold ends the check is strict again;
 /// * every known peer has a verdict;
 /// * the authority is never removed except by `lock local-disable` or a
 ///   bootstrap response whose secret derives (by the KDF, checked here
@@ -86,6 +100,8 @@ pub fn check_machine(data: &[u8]) {
         disallowed: Vec::new(),
         peers: BTreeMap::new(),
         verdicts: BTreeMap::new(),
+        basis: BTreeMap::new(),
+        verified: HashMap::new(),
         outstanding: None,
         now,
         disable_attempts: 0,
@@ -202,6 +218,7 @@ impl Embedder {
                 let id = NodeId::from(c.u8() % PEER_IDS);
                 self.peers.remove(&id);
                 self.verdicts.remove(&id);
+                self.basis.remove(&id);
                 Some(Event::PeerRemoved(id))
             }
             9 => {
@@ -212,6 +229,7 @@ impl Embedder {
                 }
                 self.peers = list.clone();
                 self.verdicts.retain(|id, _| list.contains_key(id));
+                self.basis.retain(|id, _| list.contains_key(id));
                 Some(Event::PeersReplaced(list.into_values().collect()))
             }
             10 => {
@@ -299,31 +317,70 @@ impl Embedder {
         self.check_peers();
     }
 
-    fn check_peers(&self) {
-        for (id, p) in &self.peers {
+    /// Whether `sig` authorizes `nk` under the current authority (memoised
+    /// per head).
+    fn authorized(&mut self, nk: &NodeKey, sig: &Bytes) -> Result<(), NksError> {
+        let Some(a) = self.machine.authority() else {
+            return Ok(());
+        };
+        let head = a.head();
+        if self.verified.len() > 4096 {
+            self.verified.clear();
+        }
+        self.verified
+            .entry((head, *nk, sig.clone()))
+            .or_insert_with(|| crate::sig::node_key_authorized(a.keys(), nk, sig).map(|_| ()))
+            .clone()
+    }
+
+    fn check_peers(&mut self) {
+        let holding = self.machine.holding_for_sync();
+        assert!(
+            !holding || self.machine.exchange_in_flight(),
+            "peers held for a sync with no request in flight (an unbounded wait)"
+        );
+        let enforce = self.machine.mode() == Mode::Enforce;
+        let peers: Vec<Peer> = self.peers.values().cloned().collect();
+        for p in peers {
+            let id = p.node_id;
             let v = self
                 .verdicts
-                .get(id)
-                .unwrap_or_else(|| panic!("peer {id} has no verdict"));
-            if !v.admitted || self.machine.mode() != Mode::Enforce {
+                .get(&id)
+                .unwrap_or_else(|| panic!("peer {id} has no verdict"))
+                .clone();
+            if self.machine.authority().is_none() || p.unsigned_peer_api_only {
+                continue;
+            }
+            if matches!(v.verdict, Verdict::Authorized(_))
+                && self.authorized(&p.node_key, &p.signature).is_ok()
+            {
+                self.basis.insert(id, (p.node_key, p.signature.clone()));
+            }
+            if !v.admitted || !enforce {
                 continue;
             }
             assert_eq!(
                 v.node_key, p.node_key,
                 "peer {id} admitted under a node key it no longer has"
             );
-            let Some(a) = self.machine.authority() else {
+            let Err(e) = self.authorized(&p.node_key, &p.signature) else {
                 continue;
             };
-            if p.unsigned_peer_api_only {
-                continue;
-            }
-            if let Err(e) = crate::sig::node_key_authorized(a.keys(), &p.node_key, &p.signature) {
-                panic!(
-                    "enforce admitted peer {id} whose signature fails under head {}: {e:?}",
-                    a.head()
-                );
-            }
+            // A verdict kept while the sync may trust the new signer: it
+            // must stand on an earlier signature for this node key that the
+            // current keys still verify.
+            let kept = holding
+                && untrusted_signer(&e)
+                && match self.basis.get(&id).cloned() {
+                    Some((nk, sig)) => nk == p.node_key && self.authorized(&nk, &sig).is_ok(),
+                    None => false,
+                };
+            let head = self.machine.authority().map(|a| a.head());
+            assert!(
+                kept,
+                "enforce admitted peer {id} whose signature fails under head {}: {e:?} (holding for a sync: {holding})",
+                head.map(|h| h.to_string()).unwrap_or_default()
+            );
         }
     }
 
@@ -339,6 +396,7 @@ impl Embedder {
         self.machine = TkaMachine::new(self.config.clone(), persisted, self.now);
         self.peers.clear();
         self.verdicts.clear();
+        self.basis.clear();
         self.outstanding = None;
         self.drain(&Licence::None, None);
         let reopened = self
@@ -358,6 +416,16 @@ impl Embedder {
                 .contains(&HealthIssue::StorageUnreadable),
             "the persisted AUMs do not reopen"
         );
+    }
+}
+
+/// The refusal a pending sync may overturn: the signer (or a nested
+/// signature's signer) is not a trusted key.
+fn untrusted_signer(e: &NksError) -> bool {
+    match e {
+        NksError::KeyNotFound => true,
+        NksError::Nested(inner) => untrusted_signer(inner),
+        _ => false,
     }
 }
 

@@ -141,6 +141,10 @@ pub struct TkaMachine {
     emit_all: bool,
     /// Peers refused only because their signer is not trusted (yet).
     untrusted: BTreeSet<NodeId>,
+    /// The authority head under which each peer's shown `Authorized`
+    /// verdict was verified: a verdict kept while a sync is pending stands
+    /// only while that head is still the node's.
+    authorized_at: BTreeMap<NodeId, AumHash>,
     /// A sync toward control's newer head is in flight: untrusted-signer
     /// refusals are held as pending.
     awaiting_keys: bool,
@@ -223,6 +227,7 @@ impl TkaMachine {
             dirty: BTreeSet::new(),
             emit_all: false,
             untrusted: BTreeSet::new(),
+            authorized_at: BTreeMap::new(),
             awaiting_keys: false,
             waited_for: None,
             health: BTreeSet::new(),
@@ -389,7 +394,8 @@ impl TkaMachine {
 
     /// Whether peers signed by keys this node does not trust yet are being
     /// held ([`Verdict::Pending`], or their earlier `Authorized` verdict
-    /// kept) because a sync toward control's newer head is in flight.
+    /// kept while the head it was verified under is still the node's)
+    /// because a sync toward control's newer head is in flight.
     pub fn holding_for_sync(&self) -> bool {
         self.awaiting_keys
     }
@@ -600,6 +606,7 @@ impl TkaMachine {
         self.verdicts.remove(&id);
         self.emitted.remove(&id);
         self.untrusted.remove(&id);
+        self.authorized_at.remove(&id);
         self.dirty.remove(&id);
     }
 
@@ -634,20 +641,27 @@ impl TkaMachine {
         };
         let force = std::mem::take(&mut self.emit_all);
         let observe = self.config.mode == Mode::Observe;
+        let head = self.authority.as_ref().map(Authority::head);
         for id in ids {
             let (Some(checked), Some(peer)) = (self.peers.verdict(id), self.peers.peer(id)) else {
                 self.forget_peer(id);
                 continue;
             };
             let node_key = peer.node_key;
-            let shown = if checked.untrusted_signer() {
+            let untrusted = checked.untrusted_signer();
+            let shown = if untrusted {
                 self.untrusted.insert(id);
                 match (self.emitted.get(&id), self.verdicts.get(&id)) {
                     // A peer authorized before (same node key) keeps that
                     // verdict until the sync settles, as Go keeps the last
-                    // filtered netmap while it syncs.
+                    // filtered netmap while it syncs; but only while the
+                    // keys that authorized it are still ours: once the sync
+                    // has moved the head, the earlier check proves nothing.
                     (Some((prev_key, _)), Some(prev @ Verdict::Authorized(_)))
-                        if awaiting && *prev_key == node_key =>
+                        if awaiting
+                            && *prev_key == node_key
+                            && head.is_some()
+                            && self.authorized_at.get(&id) == head.as_ref() =>
                     {
                         prev.clone()
                     }
@@ -658,6 +672,16 @@ impl TkaMachine {
                 self.untrusted.remove(&id);
                 checked
             };
+            match (&shown, head) {
+                // A kept verdict keeps the head it was verified under.
+                (Verdict::Authorized(_), _) if untrusted => {}
+                (Verdict::Authorized(_), Some(h)) => {
+                    self.authorized_at.insert(id, h);
+                }
+                _ => {
+                    self.authorized_at.remove(&id);
+                }
+            }
             let pv = PeerVerdict {
                 node_id: id,
                 node_key,
