@@ -2,10 +2,23 @@
 //! transport; a cloneable [`NodeHandle`] feeds it and watches it.
 //!
 //! The task waits for the next of: a command from a handle, a response from
-//! control, the machine's timer, or a retry of a failed save. After every
-//! input it drains the machine's actions: storage changes become one atomic
-//! [`DirStore::save`], requests are sent on the transport (each in its own
-//! task), verdicts, health and the head are published on watch channels.
+//! control, or the machine's timer. After every input it drains the
+//! machine's actions: storage changes become one atomic [`DirStore::save`],
+//! requests are sent on the transport (each in its own task), verdicts,
+//! health and the head are published on watch channels.
+//!
+//! # Failed saves
+//!
+//! When a save fails, the store drops it and reads the disk again
+//! ([`DirStore::reload`]), and the machine is fed [`Event::PersistFailed`]
+//! with what the store now holds: it reloads from that (so what it trusts
+//! is what is stored), raises [`HealthIssue::PersistFailed`] and retries
+//! its exchange with control with backoff; the retry saves again. The
+//! requests of the failed step are not sent, and what the step changed is
+//! published only together with the reload, so the peer filter never
+//! shows a state the disk does not hold. Once a later save succeeds the
+//! driver confirms it to the machine at once (with a timer input), which
+//! clears the health issue.
 //!
 //! # Time
 //!
@@ -25,8 +38,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tka::machine::{
-    Action, Config, Counters, Event, HealthIssue, Mode, NodeId, Peer, PeerVerdict, RequestId, Time,
-    TkaMachine,
+    Action, Config, Counters, Event, HealthIssue, Mode, NodeId, Peer, PeerVerdict, Persisted,
+    RequestId, Time, TkaMachine,
 };
 use tka::wire::{Path, TkaInfo};
 use tka::{AumHash, NodeKey};
@@ -51,8 +64,8 @@ pub struct Netmap {
 pub struct Health {
     /// The machine's issues.
     pub issues: BTreeSet<HealthIssue>,
-    /// Why saving to the store fails, while it does (the changes are kept
-    /// in memory and retried).
+    /// Why the last save failed, while the machine reports
+    /// [`HealthIssue::PersistFailed`] for it.
     pub persist_error: Option<String>,
     /// Why the last map's `TKAInfo` was ignored, if it was.
     pub bad_tka_info: Option<String>,
@@ -121,6 +134,35 @@ impl fmt::Display for Stopped {
 
 impl std::error::Error for Stopped {}
 
+/// Why a change asked of the driver ([`NodeHandle::set_mode`],
+/// [`NodeHandle::local_disable`]) did not happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChangeError {
+    /// The driver stopped.
+    Stopped,
+    /// Saving the change failed, so it was not made: the node goes on with
+    /// what is stored (see [`Health::persist_error`]); ask again later.
+    NotSaved(String),
+}
+
+impl fmt::Display for ChangeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChangeError::Stopped => Stopped.fmt(f),
+            ChangeError::NotSaved(why) => write!(f, "not saved, so not changed: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ChangeError {}
+
+impl From<Stopped> for ChangeError {
+    fn from(_: Stopped) -> Self {
+        ChangeError::Stopped
+    }
+}
+
 /// Starts a driver: `Node::new(node_key).mode(Mode::Observe).start(store,
 /// transport)`.
 #[derive(Debug)]
@@ -128,7 +170,6 @@ pub struct Node {
     config: Config,
     mode: Option<Mode>,
     record: Option<PathBuf>,
-    persist_retry: Duration,
 }
 
 impl Node {
@@ -141,7 +182,6 @@ impl Node {
             config: Config::new(node_key, Mode::Observe),
             mode: None,
             record: None,
-            persist_retry: Duration::from_secs(5),
         }
     }
 
@@ -164,12 +204,6 @@ impl Node {
     /// [`crate::record`]), replacing it.
     pub fn record_to(mut self, path: impl Into<PathBuf>) -> Self {
         self.record = Some(path.into());
-        self
-    }
-
-    /// How long to wait before retrying a failed save (default 5 s).
-    pub fn persist_retry(mut self, every: Duration) -> Self {
-        self.persist_retry = every;
         self
     }
 
@@ -220,15 +254,13 @@ impl Node {
             in_flight: JoinSet::new(),
             recorder,
             seen_map: false,
-            persist_retry: self.persist_retry,
-            retry_at: None,
             verdicts: verdicts_tx,
             health: health_tx,
             head: head_tx,
             stats: stats_tx,
             mode: mode_tx,
         };
-        task.after_input(true);
+        task.settle(None);
         tokio::spawn(task.run(rx));
         Ok(NodeHandle {
             tx,
@@ -277,8 +309,8 @@ impl Clock {
 enum Command {
     Netmap(Netmap),
     Input(Input),
-    LocalDisable(oneshot::Sender<()>),
-    SetMode(Mode, oneshot::Sender<()>),
+    LocalDisable(oneshot::Sender<Result<(), ChangeError>>),
+    SetMode(Mode, oneshot::Sender<Result<(), ChangeError>>),
     Shutdown(oneshot::Sender<DirStore>),
 }
 
@@ -318,19 +350,22 @@ impl NodeHandle {
             .await
     }
 
-    /// Changes the mode (saved in the store); returns once applied.
-    pub async fn set_mode(&self, mode: Mode) -> Result<(), Stopped> {
+    /// Changes the mode: saved in the store first, then applied; returns
+    /// once applied (or, if the save failed, not applied).
+    pub async fn set_mode(&self, mode: Mode) -> Result<(), ChangeError> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::SetMode(mode, tx)).await?;
-        rx.await.map_err(|_| Stopped)
+        rx.await.map_err(|_| ChangeError::Stopped)?
     }
 
     /// `lock local-disable`: forget the authority and refuse its state IDs
-    /// from now on (saved); returns once applied.
-    pub async fn local_disable(&self) -> Result<(), Stopped> {
+    /// from now on (saved); returns once applied. If the save fails the
+    /// authority stays (the machine reloads what is stored) and this says
+    /// why.
+    pub async fn local_disable(&self) -> Result<(), ChangeError> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::LocalDisable(tx)).await?;
-        rx.await.map_err(|_| Stopped)
+        rx.await.map_err(|_| ChangeError::Stopped)?
     }
 
     /// Whether peer `node_id` may connect now (`None` if it is not in the
@@ -372,8 +407,8 @@ impl NodeHandle {
         *self.mode.borrow()
     }
 
-    /// Stops the driver: pending saves are retried once, requests in flight
-    /// are abandoned, the recording is flushed. Returns the store.
+    /// Stops the driver: requests in flight are abandoned, the recording is
+    /// flushed. Returns the store (which holds what the machine holds).
     pub async fn shutdown(&self) -> Result<DirStore, Stopped> {
         let (tx, rx) = oneshot::channel();
         self.send(Command::Shutdown(tx)).await?;
@@ -391,8 +426,6 @@ struct Task<T: Transport> {
     in_flight: JoinSet<Completion>,
     recorder: Option<Recorder>,
     seen_map: bool,
-    persist_retry: Duration,
-    retry_at: Option<Instant>,
     verdicts: watch::Sender<HashMap<NodeId, PeerVerdict>>,
     health: watch::Sender<Health>,
     head: watch::Sender<Option<AumHash>>,
@@ -404,7 +437,6 @@ impl<T: Transport> Task<T> {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         loop {
             let timer = self.machine.poll_timeout().map(|t| self.clock.instant(t));
-            let retry = self.retry_at;
             tokio::select! {
                 cmd = rx.recv() => {
                     let Some(cmd) = cmd else { break };
@@ -422,10 +454,6 @@ impl<T: Transport> Task<T> {
                 () = sleep_until(timer), if timer.is_some() => {
                     self.feed(Input::Timeout);
                 }
-                () = sleep_until(retry), if retry.is_some() => {
-                    self.retry_at = None;
-                    self.save(Vec::new());
-                }
             }
         }
         if let Some(r) = self.recorder.as_mut() {
@@ -438,8 +466,7 @@ impl<T: Transport> Task<T> {
         if let Some(r) = self.recorder.as_mut() {
             let _ = r.flush();
         }
-        if let Some(mut store) = self.store.take() {
-            let _ = store.retry_failed();
+        if let Some(store) = self.store.take() {
             let _ = reply.send(store);
         }
     }
@@ -447,16 +474,22 @@ impl<T: Transport> Task<T> {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Netmap(nm) => self.netmap(nm),
-            Command::Input(i) => self.feed(i),
+            Command::Input(i) => {
+                self.feed(i);
+            }
             Command::LocalDisable(ack) => {
-                self.feed(Input::Event(Event::LocalDisable));
-                let _ = ack.send(());
+                let failed = self.feed(Input::Event(Event::LocalDisable));
+                let _ = ack.send(failed.map_or(Ok(()), |why| Err(ChangeError::NotSaved(why))));
             }
             Command::SetMode(mode, ack) => {
-                self.feed(Input::Mode(mode));
-                self.save(vec![Change::Mode(mode)]);
-                let _ = self.mode.send(mode);
-                let _ = ack.send(());
+                // The mode is the driver's setting, not the machine's: it is
+                // saved first and applied only once saved.
+                let result = self.save(vec![Change::Mode(mode)]);
+                if result.is_ok() {
+                    self.feed(Input::Mode(mode));
+                    let _ = self.mode.send(mode);
+                }
+                let _ = ack.send(result.map_err(|(why, _)| ChangeError::NotSaved(why)));
             }
             Command::Shutdown(_) => {}
         }
@@ -490,28 +523,53 @@ impl<T: Transport> Task<T> {
             }),
             None => None,
         };
+        // Control's state first, so a sync toward a newer head is in
+        // flight when the peers are checked: peers signed by a key it may
+        // bring are then pending, not dropped.
+        if let Some(ev) = control {
+            self.feed(Input::Event(ev));
+        }
         if let Some(sig) = nm.self_signature {
             self.feed(Input::Event(Event::SelfSignature(sig)));
         }
         self.feed(Input::Event(Event::PeersReplaced(nm.peers)));
-        if let Some(ev) = control {
-            self.feed(Input::Event(ev));
-        }
     }
 
-    fn feed(&mut self, input: Input) {
-        let now = self.clock.now();
-        if let Some(r) = self.recorder.as_mut() {
-            let _ = r.input(now, &input);
-        }
-        input.apply(&mut self.machine, now);
-        self.stats.send_modify(|s| s.inputs += 1);
-        self.after_input(false);
+    /// Feeds one input (and what it leads to, see [`Task::drain`]) and
+    /// publishes the result. Returns why a save failed, if one did.
+    fn feed(&mut self, input: Input) -> Option<String> {
+        self.settle(Some(input))
     }
 
-    /// Drains the machine's actions after an input (or, `first`, the
-    /// constructor's).
-    fn after_input(&mut self, first: bool) {
+    /// Feeds `input` (or, `None`, takes the constructor's actions), then
+    /// every input that follows from it, then publishes once.
+    fn settle(&mut self, input: Option<Input>) -> Option<String> {
+        let first = input.is_none();
+        let mut out = Outcome::default();
+        let mut next = match input {
+            Some(i) => Some(i),
+            None => self.drain(&mut out),
+        };
+        while let Some(input) = next.take() {
+            let now = self.clock.now();
+            if let Some(r) = self.recorder.as_mut() {
+                let _ = r.input(now, &input);
+            }
+            input.apply(&mut self.machine, now);
+            self.stats.send_modify(|s| s.inputs += 1);
+            next = self.drain(&mut out);
+        }
+        let failed = out.persist_error.clone();
+        self.publish(out, first);
+        failed
+    }
+
+    /// Drains the machine's actions into `out` and saves the changes they
+    /// ask for. Returns the input to feed next, if any: `PersistFailed`
+    /// when the save failed, or a timer input confirming a save that
+    /// succeeded while the machine still reports an earlier failure (the
+    /// machine takes any input after a save as its confirmation).
+    fn drain(&mut self, out: &mut Outcome) -> Option<Input> {
         let mut actions = Vec::new();
         while let Some(a) = self.machine.poll_action() {
             actions.push(a);
@@ -520,11 +578,9 @@ impl<T: Transport> Task<T> {
             let _ = r.outputs(&actions);
         }
         let mut changes = Vec::new();
-        let mut sends = Vec::new();
-        let mut verdicts = Vec::new();
         for a in actions {
             match a {
-                Action::SendRequest { id, path, body } => sends.push((id, path, body)),
+                Action::SendRequest { id, path, body } => out.sends.push((id, path, body)),
                 Action::Persist(delta) => changes.push(Change::Delta(delta)),
                 Action::RemoveAllState => changes.push(Change::RemoveAll),
                 Action::PersistDisallowedStateIds(ids) => {
@@ -532,30 +588,52 @@ impl<T: Transport> Task<T> {
                 }
                 Action::AuthorityInstalled { head, .. } | Action::AuthorityChanged { head, .. } => {
                     trace::head(Some(head));
-                    let _ = self.head.send_replace(Some(head));
+                    out.head = Some(Some(head));
                 }
                 Action::AuthorityRemoved => {
                     trace::head(None);
-                    let _ = self.head.send_replace(None);
+                    out.head = Some(None);
                 }
                 Action::PeerVerdict(pv) => {
                     trace::verdict(&pv);
-                    verdicts.push(pv);
+                    out.verdicts.push(pv);
                 }
                 Action::HealthChanged(issues) => {
                     trace::health(&issues);
-                    self.health.send_modify(|h| h.issues = issues);
+                    out.issues = Some(issues);
                 }
                 Action::Log { level, message } => trace::log(level, &message),
                 #[allow(unreachable_patterns)]
                 _ => {}
             }
         }
-        // The counters first, so whoever sees a new verdict sees counters
-        // that include it.
+        if changes.is_empty() {
+            return None;
+        }
+        match self.save(changes) {
+            Ok(()) => {
+                let unconfirmed = self.machine.health().contains(&HealthIssue::PersistFailed);
+                (unconfirmed && !std::mem::replace(&mut out.confirmed, true))
+                    .then_some(Input::Timeout)
+            }
+            Err((reason, stored)) => {
+                // The machine drops the request in flight on PersistFailed:
+                // what this step asked to send is not sent.
+                out.sends.clear();
+                out.persist_error = Some(reason.clone());
+                Some(Input::Event(Event::PersistFailed { reason, stored }))
+            }
+        }
+    }
+
+    /// Publishes what the inputs of one [`Task::settle`] changed: the
+    /// counters, health and head before the verdicts, so whoever sees a new
+    /// verdict sees the rest of the state that goes with it.
+    fn publish(&mut self, out: Outcome, first: bool) {
         let current = self.machine.verdicts();
         let stale = self.verdicts.borrow().len() != current.len();
-        if first || stale || !verdicts.is_empty() {
+        let changed = !out.verdicts.is_empty();
+        if first || stale || changed {
             let counters = self.machine.counters();
             self.stats.send_if_modified(|s| {
                 let changed = s.verdicts != counters;
@@ -563,9 +641,30 @@ impl<T: Transport> Task<T> {
                 changed
             });
         }
-        if !verdicts.is_empty() || stale {
+        let failing = self.machine.health().contains(&HealthIssue::PersistFailed);
+        let error = out.persist_error;
+        let issues = out.issues;
+        self.health.send_if_modified(|h| {
+            let mut changed = false;
+            if let Some(issues) = issues {
+                changed |= h.issues != issues;
+                h.issues = issues;
+            }
+            let e = if failing {
+                error.or(h.persist_error.take())
+            } else {
+                None
+            };
+            changed |= h.persist_error != e;
+            h.persist_error = e;
+            changed
+        });
+        if let Some(head) = out.head {
+            let _ = self.head.send_replace(head);
+        }
+        if changed || stale {
             self.verdicts.send_modify(|m| {
-                for pv in verdicts {
+                for pv in out.verdicts {
                     m.insert(pv.node_id, pv);
                 }
                 // Peers that left: the view keeps exactly the machine's
@@ -576,39 +675,33 @@ impl<T: Transport> Task<T> {
                 }
             });
         }
-        if !changes.is_empty() {
-            self.save(changes);
-        }
-        for (id, path, body) in sends {
+        for (id, path, body) in out.sends {
             self.spawn_send(id, path, body);
         }
     }
 
-    fn save(&mut self, changes: Vec<Change>) {
+    /// Saves `changes` as one step. On failure the store drops them and
+    /// reads the disk again; the error comes with what is stored now.
+    fn save(&mut self, changes: Vec<Change>) -> Result<(), (String, Persisted)> {
         let Some(store) = self.store.as_mut() else {
-            return;
+            return Ok(());
         };
         let now = self.clock.now().unix_secs();
-        let result = if changes.is_empty() {
-            store.retry_failed()
-        } else {
-            store.save(changes, now)
+        let Err(e) = store.save(changes, now) else {
+            return Ok(());
         };
-        match result {
-            Ok(()) => {
-                self.health
-                    .send_if_modified(|h| h.persist_error.take().is_some());
-            }
-            Err(e) => {
-                // The machine has no input for this yet: the failure is
-                // surfaced as health and the save is retried.
-                let why = e.to_string();
-                trace::persist_failed(&why);
-                self.stats.send_modify(|s| s.persist_failures += 1);
-                self.health.send_modify(|h| h.persist_error = Some(why));
-                self.retry_at = Some(Instant::now() + self.persist_retry);
-            }
+        let mut why = e.to_string();
+        trace::persist_failed(&why);
+        self.stats.send_modify(|s| s.persist_failures += 1);
+        if let Err(e) = store.reload() {
+            // The directory cannot even be read: what it holds is unknown.
+            // The store keeps the failed save in memory (retried by the
+            // next save) and the machine is told that; the health issue
+            // says the disk may lag.
+            why = format!("{why}; reading the store back: {e}");
+            trace::persist_failed(&why);
         }
+        Err((why, store.persisted()))
     }
 
     fn spawn_send(&mut self, id: RequestId, path: Path, body: Bytes) {
@@ -641,6 +734,19 @@ impl<T: Transport> Task<T> {
         };
         self.feed(Input::Event(ev));
     }
+}
+
+/// What the inputs of one [`Task::settle`] changed, published together.
+#[derive(Default)]
+struct Outcome {
+    verdicts: Vec<PeerVerdict>,
+    head: Option<Option<AumHash>>,
+    issues: Option<BTreeSet<HealthIssue>>,
+    sends: Vec<(RequestId, Path, Bytes)>,
+    /// Why a save failed.
+    persist_error: Option<String>,
+    /// A confirming timer input was fed already.
+    confirmed: bool,
 }
 
 async fn sleep_until(at: Option<Instant>) {

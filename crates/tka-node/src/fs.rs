@@ -99,6 +99,12 @@ impl FaultyFs {
         self.fail_at.store(u64::MAX, Ordering::SeqCst);
     }
 
+    /// Fails from the next operation on (until [`FaultyFs::heal`]).
+    pub fn fail_from_now(&self) {
+        let next = self.count.load(Ordering::SeqCst) + 1;
+        self.fail_at.store(next, Ordering::SeqCst);
+    }
+
     /// How many mutating operations were attempted so far.
     pub fn operations(&self) -> u64 {
         self.count.load(Ordering::SeqCst)

@@ -10,7 +10,7 @@ pub mod store;
 mod trace;
 pub mod transport;
 
-pub use driver::{Health, Netmap, Node, NodeHandle, StartError, Stats};
+pub use driver::{ChangeError, Health, Netmap, Node, NodeHandle, StartError, Stats};
 pub use store::DirStore;
 pub use tka;
 pub use transport::{HttpTransport, Transport, TransportError};

@@ -22,8 +22,10 @@
 //! `{"response": {"req": N, "body": TEXT}}` (or `"hex"` for a body that is
 //! not UTF-8), `{"failed": {"req": N, "reason": TEXT}}`, `{"peers": [PEER…]}`,
 //! `{"peer": PEER}`, `{"peer_removed": ID}`, `{"self_sig": HEX}`,
-//! `"local_disable"`, `{"mode": "observe"|"enforce"}` or `"timeout"`, where
-//! `PEER` is `{"id": N, "key": "nodekey:…", "sig": HEX, "api_only": B}`.
+//! `"local_disable"`, `{"persist_failed": {"reason": TEXT, "stored":
+//! PERSISTED}}`, `{"mode": "observe"|"enforce"}` or `"timeout"`, where
+//! `PEER` is `{"id": N, "key": "nodekey:…", "sig": HEX, "api_only": B}` and
+//! `PERSISTED` is the header's `"persisted"` object.
 //! Hashes are Go's base32 text. `ACTION` is what [`action_json`] writes.
 
 use bytes::Bytes;
@@ -107,6 +109,9 @@ pub fn input_json(input: &Input) -> Value {
             Event::PeerRemoved(id) => json!({"peer_removed": id}),
             Event::SelfSignature(sig) => json!({"self_sig": HEX.encode(sig)}),
             Event::LocalDisable => json!("local_disable"),
+            Event::PersistFailed { reason, stored } => {
+                json!({"persist_failed": {"reason": reason, "stored": persisted_json(stored)}})
+            }
             // Inputs added to the machine later are recorded by name only.
             #[allow(unreachable_patterns)]
             other => json!({"unsupported": format!("{other:?}")}),
@@ -196,6 +201,13 @@ pub fn parse_input(v: &Value) -> Result<Input, String> {
         ),
         "peer" => Event::PeerUpserted(parse_peer(body)?),
         "peer_removed" => Event::PeerRemoved(body.as_i64().ok_or("bad peer id")?),
+        "persist_failed" => Event::PersistFailed {
+            reason: field(body, "reason")?
+                .as_str()
+                .ok_or("bad reason")?
+                .to_string(),
+            stored: parse_persisted(field(body, "stored")?)?,
+        },
         "self_sig" => Event::SelfSignature(Bytes::from(
             HEX.decode(body.as_str().ok_or("bad self_sig")?.as_bytes())
                 .map_err(|e| e.to_string())?,
@@ -219,6 +231,7 @@ fn verdict_json(pv: &PeerVerdict) -> Value {
             ("invalid_signature", Some(e.to_string()))
         }
         Verdict::Rejected(RejectReason::RotatedAway) => ("rotated_away", None),
+        Verdict::Pending => ("pending", None),
         #[allow(unreachable_patterns)]
         _ => ("other", Some(format!("{:?}", pv.verdict))),
     };
@@ -290,12 +303,32 @@ pub fn header_json(config: &Config, persisted: &Persisted, start: Time) -> Value
             "min_chain": config.compaction.min_chain,
             "min_age_secs": config.compaction.min_age_secs,
         },
-        "persisted": {
-            "aums": persisted.aums.iter().map(|(a, t)| json!([HEX.encode(&a.aum().to_cbor()), t])).collect::<Vec<_>>(),
-            "laa": hash_json(persisted.last_active_ancestor),
-            "disallowed": persisted.disallowed_state_ids,
-        },
+        "persisted": persisted_json(persisted),
     })
+}
+
+fn persisted_json(persisted: &Persisted) -> Value {
+    json!({
+        "aums": persisted.aums.iter().map(|(a, t)| json!([HEX.encode(&a.aum().to_cbor()), t])).collect::<Vec<_>>(),
+        "laa": hash_json(persisted.last_active_ancestor),
+        "disallowed": persisted.disallowed_state_ids,
+    })
+}
+
+fn parse_persisted(p: &Value) -> Result<Persisted, String> {
+    let mut persisted = Persisted::default();
+    for a in field(p, "aums")?.as_array().ok_or("bad aums")? {
+        let hex = a[0].as_str().ok_or("bad aum")?;
+        let bytes = HEX.decode(hex.as_bytes()).map_err(|e| e.to_string())?;
+        let aum = StoredAum::from_persisted(&bytes).map_err(|e| format!("aum: {e}"))?;
+        persisted
+            .aums
+            .push((aum, a[1].as_u64().ok_or("bad aum time")?));
+    }
+    persisted.last_active_ancestor = hash_of(field(p, "laa")?)?;
+    persisted.disallowed_state_ids = serde_json::from_value(field(p, "disallowed")?.clone())
+        .map_err(|e| format!("disallowed: {e}"))?;
+    Ok(persisted)
 }
 
 fn parse_header(v: &Value) -> Result<(Config, Persisted, Time), String> {
@@ -318,19 +351,7 @@ fn parse_header(v: &Value) -> Result<(Config, Persisted, Time), String> {
     config.max_attempts = u64_of(c, "max_attempts")? as u32;
     config.compaction.min_chain = u64_of(c, "min_chain")? as usize;
     config.compaction.min_age_secs = u64_of(c, "min_age_secs")?;
-    let p = field(v, "persisted")?;
-    let mut persisted = Persisted::default();
-    for a in field(p, "aums")?.as_array().ok_or("bad aums")? {
-        let hex = a[0].as_str().ok_or("bad aum")?;
-        let bytes = HEX.decode(hex.as_bytes()).map_err(|e| e.to_string())?;
-        let aum = StoredAum::from_persisted(&bytes).map_err(|e| format!("aum: {e}"))?;
-        persisted
-            .aums
-            .push((aum, a[1].as_u64().ok_or("bad aum time")?));
-    }
-    persisted.last_active_ancestor = hash_of(field(p, "laa")?)?;
-    persisted.disallowed_state_ids = serde_json::from_value(field(p, "disallowed")?.clone())
-        .map_err(|e| format!("disallowed: {e}"))?;
+    let persisted = parse_persisted(field(v, "persisted")?)?;
     Ok((config, persisted, Time(u64_of(v, "start")?)))
 }
 

@@ -26,9 +26,11 @@
 //! the state before or after the interrupted save, never a mix. Leftover
 //! temporary files are skipped, as Go skips them.
 //!
-//! A save that fails is kept and retried before the next one (and by
-//! [`DirStore::retry_failed`]), so what is in memory reaches the disk or
-//! the failure stays visible ([`DirStore::failing`]).
+//! A save that fails is either kept and retried before the next one (and
+//! by [`DirStore::retry_failed`]), so what is in memory reaches the disk or
+//! the failure stays visible ([`DirStore::failing`]); or dropped with
+//! [`DirStore::reload`], which makes memory what the disk holds again
+//! (what the driver does: it then tells the machine what is stored).
 //!
 //! # Reading
 //!
@@ -300,6 +302,9 @@ pub struct DirStore {
     /// Saves that failed, oldest first, retried before the next save.
     failed: Vec<(Vec<Change>, u64)>,
     last_error: Option<String>,
+    /// [`DirStore::reload`] found a journal it could not finish on disk:
+    /// the index includes it; finish it before the next write.
+    journal_unfinished: bool,
 }
 
 impl fmt::Debug for DirStore {
@@ -332,6 +337,7 @@ impl DirStore {
             now: 0,
             failed: Vec::new(),
             last_error: None,
+            journal_unfinished: false,
         };
         let journal_path = store.dir.join(JOURNAL);
         if let Some(bytes) = read_bounded(&journal_path, MAX_JOURNAL_FILE)? {
@@ -420,6 +426,36 @@ impl DirStore {
         self.retry_failed()
     }
 
+    /// Drops the saves that failed and reads the directory again, so the
+    /// store holds exactly what the disk holds: a save whose journal is in
+    /// place counts as done (it is finished now, or before the next write
+    /// if the disk still refuses writes), any other failed save as not
+    /// done. On error (the directory cannot be read) nothing changes.
+    pub fn reload(&mut self) -> Result<(), StoreError> {
+        let mut index = load(&self.dir)?;
+        let journal_path = self.dir.join(JOURNAL);
+        let journal = match read_bounded(&journal_path, MAX_JOURNAL_FILE)? {
+            Some(bytes) => Some(parse_journal(&journal_path, &bytes)?),
+            None => None,
+        };
+        if let Some(j) = &journal {
+            overlay(&mut index, j, &journal_path, self.now)?;
+        }
+        self.index = index;
+        self.failed.clear();
+        self.last_error = None;
+        self.journal_unfinished = journal.is_some();
+        if self.journal_unfinished {
+            // Finishing it now is an optimisation: a failure here leaves
+            // the journal for the next write (or the next open) to finish.
+            if let Ok(fresh) = DirStore::open_with(&self.dir, self.fs.clone()) {
+                self.index = fresh.index;
+                self.journal_unfinished = false;
+            }
+        }
+        Ok(())
+    }
+
     /// Retries saves that failed; `Ok` when none is left.
     pub fn retry_failed(&mut self) -> Result<(), StoreError> {
         if self.failed.is_empty() {
@@ -431,11 +467,12 @@ impl DirStore {
     }
 
     fn flush_failed(&mut self) -> Result<(), StoreError> {
-        if self.last_error.is_some() {
+        if self.last_error.is_some() || self.journal_unfinished {
             // Memory is ahead of the disk: start again from what the disk
             // holds (finishing a journal), then redo every pending save.
             let fresh = DirStore::open_with(&self.dir, self.fs.clone())?;
             self.index = fresh.index;
+            self.journal_unfinished = false;
         }
         let pending = std::mem::take(&mut self.failed);
         let mut journal = Journal::default();
@@ -673,28 +710,14 @@ fn load(dir: &Path) -> Result<Index, StoreError> {
                 return Err(StoreError::Misplaced(path));
             }
             let bytes = read_bounded(&path, MAX_AUM_FILE)?.unwrap_or_default();
-            let entry = FsEntry::from_cbor(&bytes).map_err(|source| StoreError::Decode {
-                path: path.clone(),
-                source,
-            })?;
-            let aum = entry.aum.map(StoredAum::new);
-            if aum.as_ref().is_some_and(|a| a.hash() != hash) {
-                return Err(StoreError::HashMismatch(path));
-            }
             let mtime = meta
                 .modified()
                 .ok()
                 .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_secs());
-            index.entries.insert(
-                hash,
-                Entry {
-                    aum,
-                    created: entry.created_unix,
-                    purged: entry.purged_unix,
-                    mtime,
-                },
-            );
+            index
+                .entries
+                .insert(hash, decode_entry(&path, &bytes, hash, mtime)?);
         }
     }
     let hashes: Vec<AumHash> = index.entries.keys().copied().collect();
@@ -708,19 +731,73 @@ fn load(dir: &Path) -> Result<Index, StoreError> {
     }
     let settings_path = dir.join(SETTINGS);
     if let Some(b) = read_bounded(&settings_path, MAX_SETTINGS_FILE)? {
-        let corrupt = |why: String| StoreError::Corrupt {
-            path: settings_path.clone(),
-            why,
-        };
-        let s: Settings = serde_json::from_slice(&b).map_err(|e| corrupt(e.to_string()))?;
-        if let Some(m) = &s.mode {
-            if parse_mode(m).is_none() {
-                return Err(corrupt(format!("unknown mode {m:?}")));
-            }
-        }
-        index.settings = s;
+        index.settings = parse_settings(&settings_path, &b)?;
     }
     Ok(index)
+}
+
+/// One AUM file's contents (read from `path`, named `hash`).
+fn decode_entry(path: &Path, bytes: &[u8], hash: AumHash, mtime: u64) -> Result<Entry, StoreError> {
+    let entry = FsEntry::from_cbor(bytes).map_err(|source| StoreError::Decode {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let aum = entry.aum.map(StoredAum::new);
+    if aum.as_ref().is_some_and(|a| a.hash() != hash) {
+        return Err(StoreError::HashMismatch(path.to_path_buf()));
+    }
+    Ok(Entry {
+        aum,
+        created: entry.created_unix,
+        purged: entry.purged_unix,
+        mtime,
+    })
+}
+
+fn parse_settings(path: &Path, bytes: &[u8]) -> Result<Settings, StoreError> {
+    let corrupt = |why: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        why,
+    };
+    let s: Settings = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+    if let Some(m) = &s.mode {
+        if parse_mode(m).is_none() {
+            return Err(corrupt(format!("unknown mode {m:?}")));
+        }
+    }
+    Ok(s)
+}
+
+/// Applies a journal to an index in memory only (what the disk holds once
+/// the journal is finished), reading each write as [`load`] reads a file.
+fn overlay(index: &mut Index, j: &Journal, journal: &Path, now: u64) -> Result<(), StoreError> {
+    if j.remove_all {
+        index.entries.clear();
+        index.children.clear();
+        index.laa = None;
+    }
+    for (rel, hex) in &j.writes {
+        let bytes = data_encoding::HEXLOWER
+            .decode(hex.as_bytes())
+            .map_err(|e| StoreError::Corrupt {
+                path: journal.to_path_buf(),
+                why: format!("write of {rel}: {e}"),
+            })?;
+        let name = rel.rsplit('/').next().unwrap_or(rel);
+        if let Ok(hash) = name.parse::<AumHash>() {
+            let entry = decode_entry(journal, &bytes, hash, now)?;
+            index.unlink(hash);
+            index.entries.insert(hash, entry);
+            index.link(hash);
+        } else if rel == LAST_ACTIVE_ANCESTOR {
+            let h =
+                AumHash::from_slice(&bytes).map_err(|_| StoreError::BadAncestor(bytes.len()))?;
+            index.laa = Some(h);
+        } else {
+            index.settings = parse_settings(journal, &bytes)?;
+        }
+    }
+    Ok(())
 }
 
 fn storage_err(e: StoreError) -> StorageError {

@@ -1,7 +1,8 @@
 //! The committed recording of a real run (node A's first run in
-//! `tests/end_to_end.rs`: bootstrap, sync, a key added at control, observe
-//! then enforce, over real HTTP) replays with no divergence, and a changed
-//! recording is caught at the changed line.
+//! `tests/end_to_end.rs`, against the control service over real HTTP:
+//! lock off, `lock init` and bootstrap, a key added at control with a peer
+//! signed by it in the same netmap, observe then enforce) replays with no
+//! divergence, and a changed recording is caught at the changed line.
 
 use std::io::BufReader;
 use std::path::PathBuf;
@@ -17,13 +18,26 @@ fn committed_recording_replays() {
     let report = replay(BufReader::new(file)).unwrap();
     assert_eq!(report.divergence, None);
     assert!(report.inputs >= 10, "{} inputs", report.inputs);
-    let sends = report
+    let sent: Vec<&str> = report
         .outputs
         .iter()
         .flatten()
-        .filter(|a| a.get("send").is_some())
-        .count();
-    assert!(sends >= 4, "bootstrap and two syncs: {sends} requests");
+        .filter_map(|a| a.get("send")?.get("path")?.as_str())
+        .collect();
+    assert_eq!(sent[0], "/machine/tka/bootstrap");
+    assert!(sent.contains(&"/machine/tka/sync/send"), "{sent:?}");
+    // The peer signed by the key control added was held, then admitted.
+    let kinds: Vec<&str> = report
+        .outputs
+        .iter()
+        .flatten()
+        .filter_map(|a| a.get("verdict")?.get("kind")?.as_str())
+        .collect();
+    let pending = kinds.iter().position(|k| *k == "pending").expect("pending");
+    assert_eq!(kinds[pending + 1], "authorized");
+    // The one refusal is of the unsigned peer, once A enforces.
+    let refused: Vec<&&str> = kinds.iter().filter(|k| k.contains("signature")).collect();
+    assert_eq!(refused, [&"missing_signature"], "{kinds:?}");
 }
 
 #[test]
