@@ -3,14 +3,10 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn tka(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tka"))
-        .args(args)
-        .output()
-        .expect("run tka")
-}
+use common::tka;
+use std::process::Output;
 
 fn case(file: &str, name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -3,16 +3,10 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn tka(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tka"))
-        .args(args)
-        .env_remove("TKA_STATE")
-        .env_remove("TKA_CONTROL")
-        .output()
-        .expect("run tka")
-}
+use common::tka;
+use std::process::Output;
 
 fn ok(o: &Output) -> String {
     assert!(

@@ -5,7 +5,10 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::tka;
+use std::process::Output;
 use tempfile::TempDir;
 use tka::{NodeKey, NodeKeySignature};
 use tka_control::standalone::{self, Handle};
@@ -155,16 +158,6 @@ impl Node {
             .decode(self.tlpub.strip_prefix("tlpub:").unwrap().as_bytes())
             .unwrap()
     }
-}
-
-fn tka(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tka"))
-        .args(args)
-        .env_remove("TKA_STATE")
-        .env_remove("TKA_CONTROL")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run tka")
 }
 
 fn ok(o: &Output) -> String {
