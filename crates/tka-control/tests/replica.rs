@@ -25,6 +25,27 @@ fn caller(i: u8) -> Caller {
     }
 }
 
+/// Node `i` sends `missing` (AUM bytes) through sync/send, claiming `head`.
+async fn send(
+    s: &Svc,
+    i: u8,
+    head: AumHash,
+    missing: Vec<Vec<u8>>,
+    interactive: bool,
+) -> Result<wire::SyncSendResponse, ServiceError> {
+    s.sync_send(
+        &caller(i),
+        &wire::SyncSendRequest {
+            version: 145,
+            node_key: node_key(i),
+            head,
+            missing_aums: Some(missing),
+            interactive,
+        },
+    )
+    .await
+}
+
 /// Go's sync against a service (typed API, no HTTP).
 async fn sync(
     s: &Svc,
@@ -67,17 +88,7 @@ async fn sync(
     if !got.is_empty() {
         a.inform(storage, &got, 1).unwrap();
     }
-    s.sync_send(
-        &caller(i),
-        &wire::SyncSendRequest {
-            version: 145,
-            node_key: node_key(i),
-            head: a.head(),
-            missing_aums: Some(to_send),
-            interactive: false,
-        },
-    )
-    .await?;
+    send(s, i, a.head(), to_send, false).await?;
     Ok(())
 }
 
@@ -197,20 +208,15 @@ async fn two_replicas_on_one_postgres_lose_nothing() {
                         .unwrap();
                     b.finalize(&storage).unwrap()
                 };
-                let r = s
-                    .sync_send(
-                        &caller(w),
-                        &wire::SyncSendRequest {
-                            version: 145,
-                            node_key: node_key(w),
-                            head: a.head(),
-                            missing_aums: Some(aums.iter().map(Aum::to_cbor).collect()),
-                            interactive: true,
-                        },
-                    )
-                    .await
-                    .unwrap();
-                let _ = r;
+                send(
+                    s,
+                    w,
+                    a.head(),
+                    aums.iter().map(Aum::to_cbor).collect(),
+                    true,
+                )
+                .await
+                .unwrap();
                 accepted.extend(aums.iter().map(Aum::hash));
             }
             accepted
@@ -315,18 +321,14 @@ async fn two_replicas_on_one_postgres_lose_nothing() {
                     b.set_key_vote(&key.public().0, 2 + (round % 3)).unwrap();
                     b.finalize(&storage).unwrap()
                 };
-                let r = s
-                    .sync_send(
-                        &caller(w),
-                        &wire::SyncSendRequest {
-                            version: 145,
-                            node_key: node_key(w),
-                            head: a.head(),
-                            missing_aums: Some(aums.iter().map(Aum::to_cbor).collect()),
-                            interactive: true,
-                        },
-                    )
-                    .await;
+                let r = send(
+                    s,
+                    w,
+                    a.head(),
+                    aums.iter().map(Aum::to_cbor).collect(),
+                    true,
+                )
+                .await;
                 match r {
                     Ok(_) => {}
                     Err(ServiceError::NotEnabled) => refused_after_disable += 1,
@@ -359,17 +361,7 @@ async fn two_replicas_on_one_postgres_lose_nothing() {
     for s in &replicas {
         let info = s.tka_info(&t).await.unwrap().unwrap();
         assert!(info.disabled);
-        let e = s
-            .sync_send(
-                &caller(1),
-                &wire::SyncSendRequest {
-                    version: 145,
-                    node_key: node_key(1),
-                    head: h1,
-                    missing_aums: Some(vec![winner.to_cbor()]),
-                    interactive: false,
-                },
-            )
+        let e = send(s, 1, h1, vec![winner.to_cbor()], false)
             .await
             .unwrap_err();
         assert!(matches!(e, ServiceError::NotEnabled));
