@@ -54,11 +54,14 @@ fn now() -> u64 {
 }
 
 /// Checks the `--control` value: an `http://` or `https://` URL.
+/// The error for a verb that needs control when none was given.
+const NO_CONTROL: &str = "no control server: pass --control URL (or set TKA_CONTROL)";
+
 fn control_url(control: Option<&str>) -> Result<&str, String> {
     let url = control
         .map(str::trim)
         .filter(|u| !u.is_empty())
-        .ok_or("no control server: pass --control URL (or set TKA_CONTROL)")?;
+        .ok_or(NO_CONTROL)?;
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(format!(
             "--control must be an http:// or https:// URL such as http://127.0.0.1:8080, got {url:?}"
@@ -136,10 +139,8 @@ impl Online {
         Self::open(ctx, control)
     }
 
-    fn control(&self) -> &Control {
-        self.control
-            .as_ref()
-            .expect("Online::connect checked for a control server")
+    fn control(&self) -> Result<&Control, String> {
+        self.control.as_ref().ok_or_else(|| NO_CONTROL.to_string())
     }
 
     /// Runs `flow` against control; errors become one line.
@@ -159,10 +160,10 @@ impl Online {
     /// Syncs the store with control, as a node does on each netmap: the
     /// lock may be bootstrapped, advanced, or removed (disabled).
     pub fn sync(&mut self) -> Result<SyncOutcome, String> {
-        let url = self.control().url.clone();
+        let url = self.control()?.url.clone();
         self.sync_typed().map_err(|e| match e {
             SyncFailure::Flow(e) => describe(&url, e),
-            SyncFailure::Save(e) => e,
+            SyncFailure::Save(e) | SyncFailure::NoControl(e) => e,
         })
     }
 
@@ -170,7 +171,9 @@ impl Online {
         let t = now().max(self.store.latest_time());
         self.store.set_now(t);
         let disallowed = self.store.disallowed_state_ids().to_vec();
-        let control = self.control.as_ref().expect("sync needs a control server");
+        let Some(control) = self.control.as_ref() else {
+            return Err(SyncFailure::NoControl(NO_CONTROL.into()));
+        };
         let flow = Sync::new(
             self.id.node_key,
             &mut self.store,
@@ -195,8 +198,8 @@ impl Online {
         match self.sync_typed() {
             Ok(_) => Ok(()),
             Err(SyncFailure::Flow(DriveError::Admin(AdminError::LocallyDisabled { .. }))) => Ok(()),
-            Err(SyncFailure::Flow(e)) => Err(describe(&self.control().url, e)),
-            Err(SyncFailure::Save(e)) => Err(e),
+            Err(SyncFailure::Flow(e)) => Err(describe(&self.control()?.url, e)),
+            Err(SyncFailure::Save(e) | SyncFailure::NoControl(e)) => Err(e),
         }
     }
 
@@ -211,6 +214,8 @@ enum SyncFailure {
     Flow(DriveError<TransportError>),
     /// The store could not save what the sync learnt.
     Save(String),
+    /// No control server was given.
+    NoControl(String),
 }
 
 /// One line for a failed flow: the flow's own refusal, or what went
@@ -272,7 +277,7 @@ pub fn status_sync(ctx: &Ctx, control: Option<&str>) -> Result<SelfSig, String> 
             .collect(),
         next: 0,
     };
-    Ok(SelfSig::Known(Online::run(o.control(), flow)?))
+    Ok(SelfSig::Known(Online::run(o.control()?, flow)?))
 }
 
 /// Finds this node's signature among those control lists for each trusted
@@ -439,7 +444,7 @@ pub fn init(
         now(),
     )
     .map_err(|e| e.to_string())?;
-    let outcome = Online::run(o.control(), flow)?;
+    let outcome = Online::run(o.control()?, flow)?;
     let _ = writeln!(
         out,
         "{} disablement secrets have been generated and are printed below. Take note of them now, they WILL NOT be shown again.",
@@ -475,7 +480,7 @@ pub fn add(ctx: &Ctx, control: Option<&str>, args: &[String]) -> Result<String, 
     o.sync()?;
     let flow = Modify::new(o.id.clone(), o.authority(), &o.store, &parsed.keys, &[])
         .map_err(|e| e.to_string())?;
-    Online::run(o.control(), flow)?;
+    Online::run(o.control()?, flow)?;
     o.sync()?;
     Ok(String::new())
 }
@@ -500,7 +505,7 @@ pub fn remove(
         .collect();
     let flow = Remove::new(o.id.clone(), o.authority(), &o.store, ids, resign)
         .map_err(|e| e.to_string())?;
-    Online::run(o.control(), flow)?;
+    Online::run(o.control()?, flow)?;
     o.sync()?;
     Ok(String::new())
 }
@@ -544,7 +549,7 @@ pub fn sign(ctx: &Ctx, control: Option<&str>, args: &[String]) -> Result<String,
         AdminError::NotTrusted => "signing is not available on this device because it does not have a trusted tailnet lock key; try again on a signing device".to_string(),
         e => e.to_string(),
     })?;
-    Online::run(o.control(), flow)?;
+    Online::run(o.control()?, flow)?;
     Ok(String::new())
 }
 
@@ -572,7 +577,7 @@ fn wrap_auth_key(ctx: &Ctx, control: Option<&str>, args: &[String]) -> Result<St
     )
     .map_err(|e| format!("add key failed: {e}"))?;
     let (wrapped, _) =
-        Online::run(o.control(), flow).map_err(|e| format!("add key failed: {e}"))?;
+        Online::run(o.control()?, flow).map_err(|e| format!("add key failed: {e}"))?;
     o.sync()?;
     Ok(format!("{wrapped}\n"))
 }
@@ -587,7 +592,7 @@ pub fn disable(ctx: &Ctx, control: Option<&str>, args: &[String]) -> Result<Stri
     o.sync()?;
     let flow = admin::Disable::new(o.id.clone(), o.authority(), secret.clone())
         .map_err(|e| e.to_string())?;
-    Online::run(o.control(), flow)?;
+    Online::run(o.control()?, flow)?;
     // Control now hands the secret out in bootstrap: the sync removes the
     // node's authority, as it does on every node.
     o.sync()?;
@@ -636,7 +641,7 @@ pub fn revoke_keys_finish(
     }
     let flow = SubmitRecovery::new(o.id.clone(), o.authority(), aum)
         .map_err(|e| format!("submitting recovery AUM failed: {e}"))?;
-    Online::run(o.control(), flow).map_err(|e| format!("submitting recovery AUM failed: {e}"))?;
+    Online::run(o.control()?, flow).map_err(|e| format!("submitting recovery AUM failed: {e}"))?;
     o.sync()?;
     out.push_str("Recovery completed.\n");
     Ok(out)
