@@ -1024,8 +1024,7 @@ fn run_with_failing_store(w: &mut World, fail: bool) -> usize {
                     },
                 );
             }
-            Action::Persist(d) if fail => {
-                let _ = d;
+            Action::Persist(_) if fail => {
                 failures += 1;
                 // Stop carrying out this batch's store actions, report.
                 while let Some(rest) = w.node.poll_action() {
