@@ -2,27 +2,11 @@
 //! floor, BLAKE2s of the same bytes), serialising it, and decoding node-key
 //! signatures.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use tka::{Aum, AumKind, NlPrivate, NodeKey, NodeKeySignature, Signature};
+mod common;
 
-/// A signed AddKey AUM (about 184 bytes): an Ed25519 key with one vote, a
-/// parent hash and one signature by another key.
-fn signed_add_key() -> Aum {
-    let signer = NlPrivate::from_seed(&[1; 32]);
-    let added = NlPrivate::from_seed(&[2; 32]);
-    let mut aum = Aum {
-        message_kind: AumKind::ADD_KEY,
-        prev_aum_hash: Some(vec![0xab; 32]),
-        key: Some(added.to_key(1)),
-        ..Aum::default()
-    };
-    let sig = signer.sign(&aum.sig_hash());
-    aum.signatures = Some(vec![Signature {
-        key_id: Some(signer.public().0.to_vec()),
-        signature: Some(sig.to_vec()),
-    }]);
-    aum
-}
+use common::signed_add_key;
+use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use tka::{Aum, NlPrivate, NodeKey, NodeKeySignature};
 
 /// A Direct signature with a wrapping key, and a three-layer rotation chain.
 fn signatures() -> (Vec<u8>, Vec<u8>) {

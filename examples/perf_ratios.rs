@@ -11,7 +11,7 @@
 mod common;
 use std::hint::black_box;
 use std::time::Instant;
-use tka::{Aum, AumKind, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature, Signature};
+use tka::{Aum, Authority, MemStorage, NlPrivate, NodeKey, NodeKeySignature};
 
 /// A peer: node key, node-key signature bytes, and the Ed25519 message and
 /// signature inside it.
@@ -31,22 +31,9 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// A signed AddKey AUM of 184 bytes (the codec benchmark's).
+/// The codec benchmark's signed AddKey AUM (184 bytes), encoded.
 fn add_key_aum() -> Vec<u8> {
-    let signer = NlPrivate::from_seed(&[1; 32]);
-    let added = NlPrivate::from_seed(&[2; 32]);
-    let mut aum = Aum {
-        message_kind: AumKind::ADD_KEY,
-        prev_aum_hash: Some(vec![0xab; 32]),
-        key: Some(added.to_key(1)),
-        ..Aum::default()
-    };
-    let sig = signer.sign(&aum.sig_hash());
-    aum.signatures = Some(vec![Signature {
-        key_id: Some(signer.public().0.to_vec()),
-        signature: Some(sig.to_vec()),
-    }]);
-    aum.to_cbor()
+    common::signed_add_key().to_cbor()
 }
 
 fn main() {
