@@ -12,6 +12,11 @@ use crate::limits::{DecodeBudget, KEY_ID_LEN, SIGNATURE_LEN};
 use crate::state::State;
 use std::fmt;
 
+/// What holding one decoded AUM in a list costs beyond what decoding it
+/// allocates: see [`Aum::from_cbor_within`].
+pub(crate) const HELD: usize =
+    std::mem::size_of::<Aum>() + 16 + 3 * std::mem::size_of::<crate::storage::StoredAum>();
+
 /// The kind of an AUM (Go's `AUMKind`). The type is open: every `u8` is
 /// legal on the wire, kinds other than 1–5 are accepted and act as no-ops.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -89,8 +94,9 @@ impl Signature {
 }
 
 /// An Authority Update Message (Go's `tka.AUM`), as decoded: nothing here is
-/// verified. Hashes and signatures always cover the canonical re-encoding
-/// ([`Aum::to_cbor`]), never the bytes that were received.
+/// verified. Hashes and signatures always cover the canonical encoding
+/// ([`Aum::to_cbor`]); [`Aum::from_cbor_hashed`] hashes the bytes as
+/// received only when they are exactly that encoding.
 ///
 /// `Option` fields keep Go's nil-versus-empty distinctions: they matter for
 /// validation and, for `prev_aum_hash`, for the encoding.
@@ -133,8 +139,42 @@ impl Aum {
     /// `StoredAum` slots (a growing vector holds up to twice its length,
     /// and its old buffer while it moves).
     pub fn from_cbor_within(input: &[u8], budget: &mut DecodeBudget) -> Result<Self, DecodeError> {
-        const HELD: usize =
-            std::mem::size_of::<Aum>() + 16 + 3 * std::mem::size_of::<crate::storage::StoredAum>();
+        match crate::canonical::decode_aum(input, budget) {
+            Some(a) => Ok(a),
+            None => Self::decode_general(input, budget),
+        }
+    }
+
+    /// [`Aum::from_cbor`] together with the AUM's hash ([`Aum::hash`]).
+    ///
+    /// When the input already is the canonical encoding (as Go and this
+    /// crate write it) the hash is BLAKE2s of the input as received, found
+    /// in one pass; otherwise the AUM is decoded by Go's rules and its
+    /// canonical re-encoding hashed. The result is the same either way.
+    pub fn from_cbor_hashed(input: &[u8]) -> Result<(Self, AumHash), DecodeError> {
+        Self::from_cbor_hashed_within(input, &mut DecodeBudget::for_input(input.len()))
+    }
+
+    /// [`Aum::from_cbor_hashed`] charging a shared `budget`, as
+    /// [`Aum::from_cbor_within`] does.
+    pub fn from_cbor_hashed_within(
+        input: &[u8],
+        budget: &mut DecodeBudget,
+    ) -> Result<(Self, AumHash), DecodeError> {
+        if let Some(a) = crate::canonical::decode_aum(input, budget) {
+            return Ok((a, AumHash(crate::hash::blake2s256(input))));
+        }
+        let a = Self::decode_general(input, budget)?;
+        let h = a.hash();
+        Ok((a, h))
+    }
+
+    /// Decodes with Go's rules (any encoding Go accepts), for input the
+    /// canonical fast path did not take.
+    pub(crate) fn decode_general(
+        input: &[u8],
+        budget: &mut DecodeBudget,
+    ) -> Result<Self, DecodeError> {
         check_well_formed(input)?;
         let mut r = Reader::with_budget(input, budget.clone());
         let out = r.charge(HELD).and_then(|()| Self::decode(&mut r));

@@ -25,6 +25,11 @@
 //! (8 bytes per input byte + 1 KiB, at most 1 MiB), counted without
 //! writing it. Both refusals go beyond Go's decoder; see SPEC.md §5.3.
 //!
+//! AUMs first try a one-pass reader that accepts only their exact canonical
+//! encoding (the common case: Go and this crate write canonical bytes), so
+//! the hash can be taken of the input as received; any other input comes
+//! here. See [`Aum::from_cbor_hashed`](crate::Aum::from_cbor_hashed).
+//!
 //! Encoding uses `minicbor`'s encoder, which always writes the shortest
 //! heads; the callers write map keys in canonical order.
 
@@ -341,10 +346,10 @@ enum StructKey<'b> {
 /// value's bytes: a share of the B-tree's nodes (a node holds up to 11
 /// entries of 40 bytes and is at least half full) and the value's `Arc`
 /// header are charged as 112 bytes, an upper bound of what was measured.
-const META_ENTRY_COST: usize = 112;
+pub(crate) const META_ENTRY_COST: usize = 112;
 
 /// The header of an `Arc<str>` allocation (the two reference counts).
-const ARC_HEADER: usize = 16;
+pub(crate) const ARC_HEADER: usize = 16;
 
 /// Type-directed reader over input already accepted by [`check_well_formed`].
 ///

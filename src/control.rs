@@ -218,9 +218,9 @@ impl<S: Storage> ControlResponder<S> {
             let mut aums = Vec::new();
             for (i, b) in missing.iter().enumerate() {
                 let aum =
-                    Aum::from_cbor_within(b, budget).map_err(|e| ControlError::BadAum(i, e))?;
-                crate::sync::refuse_before_inform(i, &aum).map_err(ControlError::Inform)?;
-                aums.push(StoredAum::new(aum));
+                    StoredAum::decode_within(b, budget).map_err(|e| ControlError::BadAum(i, e))?;
+                crate::sync::refuse_before_inform(i, aum.aum()).map_err(ControlError::Inform)?;
+                aums.push(aum);
             }
             a.inform_stored(&mut self.storage, aums, now.unix_secs())
                 .map_err(ControlError::Inform)?;

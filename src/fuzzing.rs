@@ -31,6 +31,7 @@ pub use wire::{check_wire, parse_wire, WIRE_TYPES};
 use crate::aum::Aum;
 use crate::hash::{blake2s256, AumHash};
 use crate::key::{Key, KeyKind, NodeKey};
+use crate::limits::DecodeBudget;
 use crate::sig::{node_key_authorized, NksError, NodeKeySignature, SigKind};
 use crate::state::State;
 
@@ -120,6 +121,7 @@ fn aum_meta_len(a: &Aum) -> usize {
 /// when the input was accepted. An AUM whose metadata alone would make the
 /// canonical encoding longer than 1 MiB is only validated, not re-encoded.
 pub fn check_aum(data: &[u8]) -> Option<Aum> {
+    check_canonical_path(data);
     let a = Aum::from_cbor(data).ok()?;
     if aum_meta_len(&a) > MAX_REENCODE {
         let _ = a.static_validate();
@@ -140,6 +142,13 @@ pub fn check_aum(data: &[u8]) -> Option<Aum> {
     );
     let c2 = b.to_cbor();
     assert_eq!(hex(&c2), hex(&c1), "AUM re-encoding is not a fixed point");
+    // Completeness of the fast path: every canonical encoding the general
+    // decoder accepts takes it.
+    assert!(
+        check_canonical_path(&c1),
+        "canonical encoding {} missed the canonical fast path",
+        hex(&c1)
+    );
     let h = a.hash();
     assert_eq!(
         h,
@@ -181,6 +190,43 @@ pub fn check_aum(data: &[u8]) -> Option<Aum> {
     }
     let _ = format!("{a:?}");
     Some(a)
+}
+
+/// Checks the canonical fast path of AUM decoding on `data` and returns
+/// whether it took the input. Soundness: when it does, the general decoder
+/// (Go's rules) accepts the input too, gives the same AUM and charges the
+/// same budget, and the AUM's canonical encoding is `data` byte for byte,
+/// so BLAKE2s of `data` is its hash.
+pub fn check_canonical_path(data: &[u8]) -> bool {
+    let mut fast_budget = DecodeBudget::for_input(data.len());
+    let Some(fast) = crate::canonical::decode_aum(data, &mut fast_budget) else {
+        return false;
+    };
+    let mut budget = DecodeBudget::for_input(data.len());
+    let general = Aum::decode_general(data, &mut budget).unwrap_or_else(|e| {
+        panic!(
+            "canonical fast path took {} but Go's rules refuse it: {e}",
+            hex(data)
+        )
+    });
+    assert_eq!(fast, general, "fast path and general decoder disagree");
+    assert_eq!(
+        fast_budget, budget,
+        "fast path and general decoder charged different budgets"
+    );
+    assert_eq!(
+        hex(&fast.to_cbor()),
+        hex(data),
+        "fast path took an input that is not the canonical encoding"
+    );
+    let (again, h) = Aum::from_cbor_hashed(data).expect("accepted above");
+    assert_eq!(again, fast);
+    assert_eq!(
+        h,
+        fast.hash(),
+        "hash as received differs from the re-encoding's"
+    );
+    true
 }
 
 /// Checks the key decoding properties on `data`; returns the decoded key

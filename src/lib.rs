@@ -82,6 +82,7 @@
 
 // Wire format and primitives.
 pub mod aum;
+mod canonical;
 pub mod cbor;
 pub mod ed25519;
 pub mod error;

@@ -32,9 +32,26 @@ impl StoredAum {
     }
 
     /// Decodes AUM bytes the embedder persisted earlier (see
-    /// [`VerifiedAum::to_cbor`]).
+    /// [`VerifiedAum::to_cbor`]). Canonical bytes (what this crate writes)
+    /// are hashed as read, without re-encoding ([`Aum::from_cbor_hashed`]).
     pub fn from_persisted(bytes: &[u8]) -> Result<Self, crate::DecodeError> {
-        Aum::from_cbor(bytes).map(Self::new)
+        Self::decode_within(
+            bytes,
+            &mut crate::limits::DecodeBudget::for_input(bytes.len()),
+        )
+    }
+
+    /// Decodes an AUM received in a larger message, charging the message's
+    /// `budget` ([`Aum::from_cbor_hashed_within`]). Nothing is verified.
+    pub fn decode_within(
+        bytes: &[u8],
+        budget: &mut crate::limits::DecodeBudget,
+    ) -> Result<Self, crate::DecodeError> {
+        let (aum, hash) = Aum::from_cbor_hashed_within(bytes, budget)?;
+        Ok(StoredAum {
+            hash,
+            aum: Arc::new(aum),
+        })
     }
 
     /// The AUM's hash.

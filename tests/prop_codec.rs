@@ -5,7 +5,9 @@
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
-use tka::fuzzing::{canonical_aum, canonical_nks, check_aum, check_key, check_nks};
+use tka::fuzzing::{
+    canonical_aum, canonical_nks, check_aum, check_canonical_path, check_key, check_nks,
+};
 use tka::{Aum, AumHash, AumKind, Key, KeyKind, NodeKeySignature, SigKind, Signature, State};
 
 /// `None`, `Some(empty)` or `Some(bytes)`: Go tells nil and empty apart.
@@ -204,6 +206,30 @@ proptest! {
         // The decoded value is itself canonical.
         prop_assert_eq!(canonical_aum(&d), d.clone());
         prop_assert!(check_aum(&e1).is_some());
+    }
+
+    /// The canonical fast path: a random AUM's encoding is taken by it, and
+    /// the hash of the bytes as received is the hash of the re-encoding.
+    #[test]
+    fn hash_as_received_equals_hash_of_reencoding(a in aum()) {
+        let e1 = a.to_cbor();
+        prop_assert!(check_canonical_path(&e1));
+        let (d, h) = Aum::from_cbor_hashed(&e1).expect("canonical encoding must decode");
+        prop_assert_eq!(h, d.hash());
+        prop_assert_eq!(h, a.hash());
+    }
+
+    /// The fast path after a few byte mutations: wherever it takes the
+    /// mutated input, Go's rules give the same AUM and the input is that
+    /// AUM's canonical encoding (`check_canonical_path` panics otherwise);
+    /// the hash returned always equals the re-encoding's.
+    #[test]
+    fn hash_as_received_after_mutation(a in aum(), ms in vec(mutation(), 1..4)) {
+        let b = mutate(a.to_cbor(), &ms);
+        let _ = check_canonical_path(&b);
+        if let Ok((d, h)) = Aum::from_cbor_hashed(&b) {
+            prop_assert_eq!(h, d.hash());
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::authority::Authority;
 use crate::compact::CompactionOptions;
 use crate::hash::AumHash;
 use crate::key::NodeKey;
-use crate::storage::Storage;
+use crate::storage::{Storage, StoredAum};
 use crate::sync::SyncOffer;
 use crate::wire;
 use crate::Aum;
@@ -161,12 +161,13 @@ impl<'a, S: Storage + ?Sized> Sync<'a, S> {
             let mut aums = Vec::with_capacity(missing.len());
             for (i, b) in missing.iter().enumerate() {
                 aums.push(
-                    Aum::from_cbor_within(b, &mut budget)
+                    StoredAum::decode_within(b, &mut budget)
                         .map_err(|e| AdminError::BadControlData(format!("AUM {i}: {e}")))?,
                 );
             }
-            a.inform(self.storage, &aums, self.now)?;
-            self.out.received = aums.len();
+            let received = aums.len();
+            a.inform_stored(self.storage, aums, self.now)?;
+            self.out.received = received;
         }
         self.out.sent = to_send.len();
         self.phase = Phase::Send;

@@ -331,11 +331,11 @@ impl TkaMachine {
             // (see `refuse_before_inform`) and moved, not copied, to inform.
             let mut aums = Vec::new();
             for (i, b) in missing.iter().enumerate() {
-                let aum = Aum::from_cbor_within(b, &mut budget)
+                let aum = crate::storage::StoredAum::decode_within(b, &mut budget)
                     .map_err(|e| transient(format!("MissingAUMs[{i}]: {e}")))?;
-                crate::sync::refuse_before_inform(i, &aum)
+                crate::sync::refuse_before_inform(i, aum.aum())
                     .map_err(|e| transient(format!("inform failed: {e}")))?;
-                aums.push(crate::storage::StoredAum::new(aum));
+                aums.push(aum);
             }
             drop(missing);
             let before = a.head();

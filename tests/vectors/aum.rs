@@ -29,7 +29,19 @@ fn run(c: &Value) -> Result<(), String> {
     outcome("static_validate", &a.static_validate(), &c["static_valid"])?;
     // Decoding Go's bytes gives the same value back.
     let back = tka::Aum::from_cbor(&cbor).map_err(|e| format!("decode: {e}"))?;
-    eq("decoded", back.to_cbor(), cbor)?;
+    eq("decoded", back.to_cbor(), cbor.clone())?;
+    // Go's bytes are canonical: they take the fast path, hashed as received.
+    eq(
+        "canonical fast path taken",
+        tka::fuzzing::check_canonical_path(&cbor),
+        true,
+    )?;
+    let (_, h) = tka::Aum::from_cbor_hashed(&cbor).map_err(|e| format!("decode: {e}"))?;
+    eq(
+        "hash as received",
+        h.to_hex(),
+        c["hash"].as_str().unwrap().to_owned(),
+    )?;
     // Signatures made from the seeds verify and re-signing reproduces them.
     if let Some(seeds) = c.get("signer_seeds").and_then(Value::as_array) {
         for (i, s) in seeds.iter().enumerate() {

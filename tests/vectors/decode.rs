@@ -29,9 +29,33 @@ fn run(c: &Value) -> Result<(), String> {
                     c["sig_hash"].as_str().unwrap().to_owned(),
                 )?;
                 eq("decoded", &a, &aum(&c["decoded"]))?;
+                // Decoding with the hash: the canonical fast path takes the
+                // input exactly when Go says it is its own canonical form,
+                // and the hash is Go's either way.
+                let (b, h) = tka::Aum::from_cbor_hashed(&input).map_err(|e| e.to_string())?;
+                eq("decoded with hash", &b, &a)?;
+                eq("hash as received", h.to_hex(), a.hash().to_hex())?;
+                if let Some(canonical) = c["canonical_equals_input"].as_bool() {
+                    eq(
+                        "canonical fast path taken",
+                        tka::fuzzing::check_canonical_path(&input),
+                        canonical,
+                    )?;
+                }
                 outcome("static_validate", &a.static_validate(), &c["static_valid"])
             }
-            (Err(_), false) => Ok(()),
+            (Err(_), false) => {
+                eq(
+                    "canonical fast path taken",
+                    tka::fuzzing::check_canonical_path(&input),
+                    false,
+                )?;
+                eq(
+                    "refused with hash",
+                    tka::Aum::from_cbor_hashed(&input).is_err(),
+                    true,
+                )
+            }
             (Ok(_), false) => Err(format!("accepted; Go: {}", c["error"])),
             (Err(e), true) => Err(format!("refused ({e}); Go accepted")),
         },

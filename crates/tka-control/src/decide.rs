@@ -413,8 +413,8 @@ pub fn sync_send(
     let mut stored = Vec::with_capacity(missing.len());
     for (i, b) in missing.iter().enumerate() {
         let aum =
-            Aum::from_cbor_within(b, &mut budget).map_err(|e| ServiceError::AumDecode(i, e))?;
-        stored.push(StoredAum::new(aum));
+            StoredAum::decode_within(b, &mut budget).map_err(|e| ServiceError::AumDecode(i, e))?;
+        stored.push(aum);
     }
     let mut seen = HashSet::new();
     let fresh: Vec<(AumHash, Vec<u8>)> = stored
