@@ -15,8 +15,12 @@
 //! signature, trusted key with its table), `prepared`
 //! (`ed25519::PreparedKey::verify_zip215` with the key's table) or
 //! `no_table` (`ed25519::verify_zip215_hardened`: key decoded, double-base
-//! multiplication). Divide the `Collected` total by `N`. The tables are
-//! built before the counted function runs.
+//! multiplication); or, for the AUM codec, `blake2s` (BLAKE2s-256 of the
+//! 184-byte signed AddKey AUM: the floor), `aum_hashed`
+//! (`Aum::from_cbor_hashed` of those bytes, canonical: the fast path) or
+//! `aum_general` (the same AUM with one non-minimal head, so Go's decoder
+//! and a re-encoding hash). Divide the `Collected` total by `N`. The tables
+//! are built before the counted function runs.
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -53,6 +57,20 @@ fn run_prepared(n: usize, key: &tka::ed25519::PreparedKey, msg: &[u8; 32], sig: 
     }
 }
 
+#[inline(never)]
+fn run_blake2s(n: usize, aum: &[u8]) {
+    for _ in 0..n {
+        black_box(tka::hash::blake2s256(black_box(aum)));
+    }
+}
+
+#[inline(never)]
+fn run_aum_hashed(n: usize, aum: &[u8]) {
+    for _ in 0..n {
+        black_box(tka::Aum::from_cbor_hashed(black_box(aum)).unwrap());
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "check".into());
@@ -74,7 +92,12 @@ fn main() {
         authority.node_key_authorized(&nk, &bytes).unwrap();
         prepared.verify_zip215(&msg, &sig).unwrap();
     }
+    let aum = common::signed_add_key().to_cbor();
+    let loose: Vec<u8> = [&aum[..2], &[0x18], &aum[2..]].concat();
     match mode.as_str() {
+        "blake2s" => run_blake2s(n, &aum),
+        "aum_hashed" => run_aum_hashed(n, &aum),
+        "aum_general" => run_aum_hashed(n, &loose),
         "zebra" => run_zebra(n, public, &msg, &sig),
         "check" => run_check(n, &authority, &nk, &bytes),
         "prepared" => run_prepared(n, &prepared, &msg, &sig),
