@@ -67,7 +67,8 @@ pub struct Health {
     /// Why the last save failed, while the machine reports
     /// [`HealthIssue::PersistFailed`] for it.
     pub persist_error: Option<String>,
-    /// Why the last map's `TKAInfo` was ignored, if it was.
+    /// Why the last map's `TKAInfo` head did not parse, if it did not (the
+    /// lock was then taken as off for that map, as Go does).
     pub bad_tka_info: Option<String>,
 }
 
@@ -253,7 +254,7 @@ impl Node {
             clock,
             in_flight: JoinSet::new(),
             recorder,
-            seen_map: false,
+            tka_info: tka::netmap::TkaInfoStream::new(),
             verdicts: verdicts_tx,
             health: health_tx,
             head: head_tx,
@@ -425,7 +426,7 @@ struct Task<T: Transport> {
     clock: Clock,
     in_flight: JoinSet<Completion>,
     recorder: Option<Recorder>,
-    seen_map: bool,
+    tka_info: tka::netmap::TkaInfoStream,
     verdicts: watch::Sender<HashMap<NodeId, PeerVerdict>>,
     health: watch::Sender<Health>,
     head: watch::Sender<Option<AumHash>>,
@@ -496,33 +497,24 @@ impl<T: Transport> Task<T> {
     }
 
     fn netmap(&mut self, nm: Netmap) {
-        // Go: no TKAInfo in the first map means the lock is off; later it
-        // means nothing changed.
-        let first = !self.seen_map;
-        self.seen_map = true;
-        let control = match &nm.tka_info {
-            Some(info) => match info.head_hash() {
-                Ok(head) => {
-                    self.health
-                        .send_if_modified(|h| h.bad_tka_info.take().is_some());
-                    Some(Event::ControlState {
-                        enabled: info.enabled(),
-                        head,
-                    })
-                }
-                Err(e) => {
-                    let why = format!("TKAInfo head {:?}: {e}", info.head);
-                    trace::warn_bad_tka_info(&why);
-                    self.health.send_modify(|h| h.bad_tka_info = Some(why));
-                    None
-                }
-            },
-            None if first => Some(Event::ControlState {
-                enabled: false,
-                head: None,
-            }),
-            None => None,
-        };
+        // Go's rules, from the core's glue: no TKAInfo in the first map
+        // means the lock is off, later it means nothing changed; a head that
+        // does not parse turns the lock off for this map, as Go's netmap
+        // does. Such a head is also shown in health until a map brings a
+        // good one.
+        match nm.tka_info.as_ref().map(|info| (info, info.head_hash())) {
+            Some((info, Err(e))) => {
+                let why = format!("TKAInfo head {:?}: {e}", info.head);
+                trace::warn_bad_tka_info(&why);
+                self.health.send_modify(|h| h.bad_tka_info = Some(why));
+            }
+            Some((_, Ok(_))) => {
+                self.health
+                    .send_if_modified(|h| h.bad_tka_info.take().is_some());
+            }
+            None => {}
+        }
+        let control = self.tka_info.next(nm.tka_info.as_ref());
         // Control's state first, so a sync toward a newer head is in
         // flight when the peers are checked: peers signed by a key it may
         // bring are then pending, not dropped.

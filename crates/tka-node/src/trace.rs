@@ -123,7 +123,7 @@ pub(crate) fn persist_failed(why: &str) {
 /// A netmap's `TKAInfo` could not be read.
 pub(crate) fn warn_bad_tka_info(why: &str) {
     #[cfg(feature = "tracing")]
-    tracing::event!(target: "tka_node::netmap", tracing::Level::WARN, error = why, "TKAInfo ignored");
+    tracing::event!(target: "tka_node::netmap", tracing::Level::WARN, error = why, "TKAInfo head unreadable: lock taken as off for this map");
     #[cfg(not(feature = "tracing"))]
     let _ = why;
 }

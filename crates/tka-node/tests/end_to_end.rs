@@ -104,6 +104,33 @@ async fn end_to_end_against_the_control_service() {
         assert_eq!(n.tka_head(), genesis.unwrap().to_string());
     }
 
+    // A TKAInfo head that does not parse, at C: as in Go's netmap, the lock
+    // counts as off for that map, so C asks control for a disablement
+    // secret, gets none, and keeps its authority. Health names the bad head
+    // until a map brings a good one.
+    let mut bad = control.netmap(&keys[2]).await;
+    bad.tka_info.as_mut().unwrap().head = "not-a-hash".into();
+    nodes[2].netmap(bad).await.unwrap();
+    let h = wait(
+        &mut nodes[2].health(),
+        "bad head flagged, disablement refused",
+        |h| {
+            h.bad_tka_info.is_some()
+                && h.issues
+                    .contains(&tka::machine::HealthIssue::DisablementRejected)
+        },
+    )
+    .await;
+    assert!(h.bad_tka_info.unwrap().contains("not-a-hash"));
+    assert_eq!(wires[2].count(Path::Bootstrap), 2);
+    assert_eq!(*nodes[2].head().borrow(), genesis);
+    nodes[2]
+        .netmap(control.netmap(&keys[2]).await)
+        .await
+        .unwrap();
+    wait(&mut nodes[2].health(), "bad head cleared", |h| h.is_ok()).await;
+    assert_eq!(*nodes[2].head().borrow(), genesis);
+
     // A new node X joins: unsigned, control hides it while the lock is on.
     let x_key = NodeKey([100; 32]);
     let x = control.register(&x_key).await;
