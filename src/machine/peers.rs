@@ -127,9 +127,34 @@ struct Rotation {
 struct Entry {
     peer: Peer,
     /// The verdict before rotation obsolescence.
-    base: Verdict,
+    base: Base,
     /// Boxed: only rotation signatures have one.
     rotation: Option<Box<Rotation>>,
+}
+
+/// A peer's own verdict (before rotation obsolescence) in 16 bytes, where
+/// a [`Verdict`] takes 40: a failed check's error, rare, is boxed. Keeps
+/// entries small, which the netmap walk in [`PeerSet::diff`] reads.
+enum Base {
+    Authorized(Authorized),
+    Unfiltered,
+    PeerApiOnly,
+    MissingSignature,
+    InvalidSignature(Box<NksError>),
+}
+
+impl Base {
+    fn verdict(&self) -> Verdict {
+        match self {
+            Base::Authorized(a) => Verdict::Authorized(a.clone()),
+            Base::Unfiltered => Verdict::Unfiltered,
+            Base::PeerApiOnly => Verdict::PeerApiOnly,
+            Base::MissingSignature => Verdict::Rejected(RejectReason::MissingSignature),
+            Base::InvalidSignature(e) => {
+                Verdict::Rejected(RejectReason::InvalidSignature((**e).clone()))
+            }
+        }
+    }
 }
 
 /// The IDs of the peers that hold one node key: almost always one, so
@@ -248,7 +273,7 @@ impl PeerSet {
         if self.obsolete(&e.peer.node_key) {
             Some(Verdict::Rejected(RejectReason::RotatedAway))
         } else {
-            Some(e.base.clone())
+            Some(e.base.verdict())
         }
     }
 
@@ -262,20 +287,20 @@ impl PeerSet {
         let Some(authority) = authority else {
             return Entry {
                 peer,
-                base: Verdict::Unfiltered,
+                base: Base::Unfiltered,
                 rotation: None,
             };
         };
         if peer.unsigned_peer_api_only {
             Entry {
                 peer,
-                base: Verdict::PeerApiOnly,
+                base: Base::PeerApiOnly,
                 rotation: None,
             }
         } else if peer.signature.is_empty() {
             Entry {
                 peer,
-                base: Verdict::Rejected(RejectReason::MissingSignature),
+                base: Base::MissingSignature,
                 rotation: None,
             }
         } else {
@@ -297,13 +322,13 @@ impl PeerSet {
                 });
                 Entry {
                     peer,
-                    base: Verdict::Authorized(a),
+                    base: Base::Authorized(a),
                     rotation,
                 }
             }
             Err(e) => Entry {
                 peer,
-                base: Verdict::Rejected(RejectReason::InvalidSignature(e)),
+                base: Base::InvalidSignature(Box::new(e)),
                 rotation: None,
             },
         }
