@@ -623,15 +623,19 @@ enum IdOrder {
 
 impl IdOrder {
     fn new(list: &[Peer]) -> IdOrder {
-        // The IDs' bits, then the keys in place: one pass over `list`.
-        let mut keys: Vec<u64> = list.iter().map(|p| p.node_id as u64).collect();
-        let id = |k: u64| k as i64;
-        let (Some(min), Some(max)) = (
-            keys.iter().copied().map(id).min(),
-            keys.iter().copied().map(id).max(),
-        ) else {
+        if list.is_empty() {
             return IdOrder::Pairs(Vec::new());
-        };
+        }
+        // One pass over `list` for the IDs (their bits) and their range;
+        // the keys are then made in place.
+        let id = |k: u64| k as i64;
+        let mut keys: Vec<u64> = Vec::with_capacity(list.len());
+        let (mut min, mut max) = (NodeId::MAX, NodeId::MIN);
+        for p in list {
+            min = min.min(p.node_id);
+            max = max.max(p.node_id);
+            keys.push(p.node_id as u64);
+        }
         // max >= min, so the wrapped difference is the true span.
         let span = max.wrapping_sub(min) as u64;
         let last_index = list.len() - 1;
