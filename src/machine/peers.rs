@@ -127,9 +127,34 @@ struct Rotation {
 struct Entry {
     peer: Peer,
     /// The verdict before rotation obsolescence.
-    base: Verdict,
+    base: Base,
     /// Boxed: only rotation signatures have one.
     rotation: Option<Box<Rotation>>,
+}
+
+/// A peer's own verdict (before rotation obsolescence) in 16 bytes, where
+/// a [`Verdict`] takes 40: a failed check's error, rare, is boxed. Keeps
+/// entries small, which the netmap walk in [`PeerSet::diff`] reads.
+enum Base {
+    Authorized(Authorized),
+    Unfiltered,
+    PeerApiOnly,
+    MissingSignature,
+    InvalidSignature(Box<NksError>),
+}
+
+impl Base {
+    fn verdict(&self) -> Verdict {
+        match self {
+            Base::Authorized(a) => Verdict::Authorized(a.clone()),
+            Base::Unfiltered => Verdict::Unfiltered,
+            Base::PeerApiOnly => Verdict::PeerApiOnly,
+            Base::MissingSignature => Verdict::Rejected(RejectReason::MissingSignature),
+            Base::InvalidSignature(e) => {
+                Verdict::Rejected(RejectReason::InvalidSignature((**e).clone()))
+            }
+        }
+    }
 }
 
 /// The IDs of the peers that hold one node key: almost always one, so
@@ -248,7 +273,7 @@ impl PeerSet {
         if self.obsolete(&e.peer.node_key) {
             Some(Verdict::Rejected(RejectReason::RotatedAway))
         } else {
-            Some(e.base.clone())
+            Some(e.base.verdict())
         }
     }
 
@@ -262,20 +287,20 @@ impl PeerSet {
         let Some(authority) = authority else {
             return Entry {
                 peer,
-                base: Verdict::Unfiltered,
+                base: Base::Unfiltered,
                 rotation: None,
             };
         };
         if peer.unsigned_peer_api_only {
             Entry {
                 peer,
-                base: Verdict::PeerApiOnly,
+                base: Base::PeerApiOnly,
                 rotation: None,
             }
         } else if peer.signature.is_empty() {
             Entry {
                 peer,
-                base: Verdict::Rejected(RejectReason::MissingSignature),
+                base: Base::MissingSignature,
                 rotation: None,
             }
         } else {
@@ -297,13 +322,13 @@ impl PeerSet {
                 });
                 Entry {
                     peer,
-                    base: Verdict::Authorized(a),
+                    base: Base::Authorized(a),
                     rotation,
                 }
             }
             Err(e) => Entry {
                 peer,
-                base: Verdict::Rejected(RejectReason::InvalidSignature(e)),
+                base: Base::InvalidSignature(Box::new(e)),
                 rotation: None,
             },
         }
@@ -373,9 +398,9 @@ impl PeerSet {
         }
     }
 
-    /// Recomputes the touched groups and returns the peers whose verdict
-    /// may have changed.
-    fn settle(&mut self, mut t: Touched) -> BTreeSet<NodeId> {
+    /// Recomputes the touched groups and returns the node keys whose
+    /// holders' verdict may have changed (see [`PeerSet::holders`]).
+    fn settle(&mut self, mut t: Touched) -> HashSet<NodeKey> {
         // A key that became (or stopped being) an earlier key of some chain
         // joins or leaves the competition in the group of its own chain.
         for k in &t.prev_changed {
@@ -416,7 +441,11 @@ impl PeerSet {
             self.group_losers.insert(g, losers);
         }
         t.keys
-            .iter()
+    }
+
+    /// The peers holding any of `keys`.
+    fn holders(&self, keys: &HashSet<NodeKey>) -> BTreeSet<NodeId> {
+        keys.iter()
             .flat_map(|k| self.by_key.get(k).into_iter().flat_map(Ids::iter))
             .collect()
     }
@@ -434,7 +463,8 @@ impl PeerSet {
         self.checked_under = authority.map(Authority::head);
         self.link(id, &e, &mut t);
         self.entries.insert(id, e);
-        self.settle(t)
+        let keys = self.settle(t);
+        self.holders(&keys)
     }
 
     /// Removes one peer; returns the other peers whose verdict may have
@@ -445,7 +475,8 @@ impl PeerSet {
         };
         let mut t = Touched::default();
         self.unlink(id, &old, &mut t);
-        self.settle(t)
+        let keys = self.settle(t);
+        self.holders(&keys)
     }
 
     /// Replaces the whole set. A peer listed more than once counts with its
@@ -480,12 +511,9 @@ impl PeerSet {
                 }
             }
         }
-        let mut t = Touched::default();
+        let mut all: Vec<(NodeId, Entry)> = Vec::with_capacity(peers.len());
         for (i, p) in peers.into_iter().enumerate() {
             let id = p.node_id;
-            if let Some(prev) = self.entries.remove(&id) {
-                self.unlink(id, &prev, &mut t);
-            }
             let e = match batched.get_mut(i).and_then(Option::take) {
                 Some(result) => Self::entry(p, result),
                 None => match old.remove(&id) {
@@ -493,9 +521,26 @@ impl PeerSet {
                     _ => Self::check(authority, p),
                 },
             };
-            self.link(id, &e, &mut t);
-            self.entries.insert(id, e);
+            all.push((id, e));
         }
+        // By ID (stable: a list in that order, as control sends it, is only
+        // scanned), keeping the last entry for each ID.
+        all.sort_by_key(|(id, _)| *id);
+        all.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        let mut t = Touched::default();
+        for (id, e) in &all {
+            self.link(*id, e, &mut t);
+        }
+        // Built in one go from sorted entries, the map's nodes are full
+        // (inserts in ID order leave them a little over half full): less
+        // memory, and a faster walk in `diff`.
+        self.entries = all.into_iter().collect();
         self.settle(t);
     }
 
@@ -509,42 +554,37 @@ impl PeerSet {
         self.replace(authority, peers);
     }
 
-    /// How `list` (a full netmap, any order) differs from the set: found by
-    /// sorting the list's node IDs (unless already sorted) and walking them
-    /// beside the set, so an unchanged netmap costs a sort and a
-    /// comparison per peer.
+    /// How `list` (a full netmap, any order) differs from the set: its
+    /// entries are walked in node-ID order beside the set, so an unchanged
+    /// netmap costs one comparison per peer, plus a sort of compact keys
+    /// (see [`IdOrder`]) when the list is not in node-ID order already (as
+    /// control sends it).
     pub(crate) fn diff(&self, list: &[Peer]) -> Diff {
-        // List indices in node-ID order; for a list in that order already
-        // (as control sends it), the identity without building anything.
-        let order: Option<Vec<(NodeId, usize)>> = if list.is_sorted_by_key(|p| p.node_id) {
-            None
-        } else {
-            let mut order: Vec<(NodeId, usize)> = list
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (p.node_id, i))
-                .collect();
-            // Indices are distinct, so this keeps the list's order among
-            // entries with the same node ID.
-            order.sort_unstable();
-            Some(order)
-        };
-        let at_rank = |r: usize| match &order {
-            Some(o) => o[r],
-            None => (list[r].node_id, r),
-        };
+        if list.is_sorted_by_key(|p| p.node_id) {
+            let order = list.iter().enumerate().map(|(i, p)| (p.node_id, i));
+            return self.diff_in_order(list, order);
+        }
+        match IdOrder::new(list) {
+            IdOrder::Packed { min, shift, keys } => {
+                let order = keys.iter().map(|k| IdOrder::unpack(min, shift, *k));
+                self.diff_in_order(list, order)
+            }
+            IdOrder::Pairs(pairs) => self.diff_in_order(list, pairs.into_iter()),
+        }
+    }
+
+    /// [`PeerSet::diff`] given `order`: every `(node ID, list index)` of
+    /// `list`, by node ID and, for equal IDs, by index.
+    fn diff_in_order(&self, list: &[Peer], order: impl Iterator<Item = (NodeId, usize)>) -> Diff {
         let mut upserts = Vec::new();
         let mut removed = Vec::new();
         let mut known = self.entries.iter().peekable();
-        let mut at = 0;
-        while at < list.len() {
-            let id = at_rank(at).0;
+        let mut order = order.peekable();
+        while let Some((id, mut i)) = order.next() {
             // The last entry for this ID wins, as in `replace`.
-            let mut last = at;
-            while last + 1 < list.len() && at_rank(last + 1).0 == id {
-                last += 1;
+            while let Some((_, later)) = order.next_if(|(next, _)| *next == id) {
+                i = later;
             }
-            let i = at_rank(last).1;
             while let Some((&k, _)) = known.next_if(|(k, _)| **k < id) {
                 removed.push(k);
             }
@@ -552,11 +592,77 @@ impl PeerSet {
                 Some((_, e)) if e.peer == list[i] => {}
                 _ => upserts.push(i),
             }
-            at = last + 1;
         }
         removed.extend(known.map(|(k, _)| *k));
+        // Ascending already unless the list was out of order.
         upserts.sort_unstable();
         Diff { upserts, removed }
+    }
+}
+
+/// A netmap's list indices in node-ID order (equal IDs by index), for a
+/// list that is not in that order.
+///
+/// When the IDs span a range narrow enough that an ID's offset from the
+/// smallest and the index fit in 64 bits together (with 100,000 peers: IDs
+/// within 2^47 of each other), each entry is one `u64` key, `offset << shift
+/// | index`, and the keys are sorted as plain integers: about half the cost
+/// of sorting `(NodeId, usize)` pairs, which remain the way for wider
+/// ranges. Keys are distinct (they hold the index), so either sort gives
+/// the one order.
+enum IdOrder {
+    /// Sorted keys; `min` is the smallest ID, `shift` the index's width.
+    Packed {
+        min: NodeId,
+        shift: u32,
+        keys: Vec<u64>,
+    },
+    /// Sorted `(node ID, index)` pairs.
+    Pairs(Vec<(NodeId, usize)>),
+}
+
+impl IdOrder {
+    fn new(list: &[Peer]) -> IdOrder {
+        if list.is_empty() {
+            return IdOrder::Pairs(Vec::new());
+        }
+        // One pass over `list` for the IDs (their bits) and their range;
+        // the keys are then made in place.
+        let id = |k: u64| k as i64;
+        let mut keys: Vec<u64> = Vec::with_capacity(list.len());
+        let (mut min, mut max) = (NodeId::MAX, NodeId::MIN);
+        for p in list {
+            min = min.min(p.node_id);
+            max = max.max(p.node_id);
+            keys.push(p.node_id as u64);
+        }
+        // max >= min, so the wrapped difference is the true span.
+        let span = max.wrapping_sub(min) as u64;
+        let last_index = list.len() - 1;
+        let shift = usize::BITS - last_index.leading_zeros();
+        if shift >= u64::BITS || span.leading_zeros() < shift {
+            let mut pairs: Vec<(NodeId, usize)> = keys
+                .into_iter()
+                .enumerate()
+                .map(|(i, k)| (id(k), i))
+                .collect();
+            pairs.sort_unstable();
+            return IdOrder::Pairs(pairs);
+        }
+        for (i, k) in keys.iter_mut().enumerate() {
+            let offset = id(*k).wrapping_sub(min) as u64;
+            *k = offset << shift | i as u64;
+        }
+        keys.sort_unstable();
+        IdOrder::Packed { min, shift, keys }
+    }
+
+    /// The node ID and list index in a packed key.
+    fn unpack(min: NodeId, shift: u32, key: u64) -> (NodeId, usize) {
+        // Below 2^(64 - shift) <= 2^63: the cast keeps the value.
+        let offset = (key >> shift) as i64;
+        let index = key & ((1 << shift) - 1);
+        (min.wrapping_add(offset), index as usize)
     }
 }
 
@@ -657,5 +763,107 @@ impl Serialize for Verdict {
         st.serialize_field("kind", self.kind())?;
         st.serialize_field("detail", &self.to_string())?;
         st.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A peer with one of a few node keys, signatures and flags (no
+    /// authority is installed, so nothing is verified).
+    fn peer(id: NodeId, variant: u8) -> Peer {
+        Peer {
+            node_id: id,
+            node_key: NodeKey([variant % 3; 32]),
+            signature: Bytes::from(vec![variant % 2; 3 + usize::from(variant % 2)]),
+            unsigned_peer_api_only: variant >= 4,
+        }
+    }
+
+    /// Node IDs spanning a narrow range (one `u64` sort key each) or the
+    /// whole `i64` range (sorted as pairs).
+    fn pool(wide: bool) -> [NodeId; 6] {
+        if wide {
+            [i64::MIN, -1, 0, 1, 1 << 62, i64::MAX]
+        } else {
+            [-3, 0, 1, 2, 7, 40]
+        }
+    }
+
+    /// The order `IdOrder` gives, as pairs.
+    fn pairs(order: IdOrder) -> Vec<(NodeId, usize)> {
+        match order {
+            IdOrder::Packed { min, shift, keys } => keys
+                .iter()
+                .map(|k| IdOrder::unpack(min, shift, *k))
+                .collect(),
+            IdOrder::Pairs(p) => p,
+        }
+    }
+
+    fn ids_in(ids: &[NodeId]) -> Vec<Peer> {
+        ids.iter().map(|id| peer(*id, 0)).collect()
+    }
+
+    #[test]
+    fn id_order_packs_exactly_when_the_span_fits() {
+        // Four entries: a two-bit index, so spans below 2^62 are packed.
+        let fits = [0, (1 << 62) - 1, 5, 1];
+        let too_wide = [0, 1 << 62, 5, 1];
+        let negative = [1 << 61, -(1 << 61) + 1, -(1 << 61) + 1, 3];
+        for (ids, packed) in [(&fits, true), (&too_wide, false), (&negative, true)] {
+            let order = IdOrder::new(&ids_in(ids));
+            assert_eq!(matches!(order, IdOrder::Packed { .. }), packed, "{ids:?}");
+            let mut want: Vec<(NodeId, usize)> = ids.iter().copied().zip(0..).collect();
+            want.sort_unstable();
+            assert_eq!(pairs(order), want, "{ids:?}");
+        }
+    }
+
+    proptest! {
+        /// `diff` against a straightforward reference (last entry per ID
+        /// wins), for lists in and out of ID order, with repeated IDs, in
+        /// narrow and wide ID ranges; and `replace` keeps the last entry
+        /// per ID.
+        #[test]
+        fn diff_and_replace_match_a_reference(
+            wide: bool,
+            known in proptest::collection::vec((0usize..6, 0u8..6), 0..14),
+            list in proptest::collection::vec((0usize..6, 0u8..6), 0..14),
+            sort_list: bool,
+        ) {
+            let ids = pool(wide);
+            let make = |v: &[(usize, u8)]| -> Vec<Peer> {
+                v.iter().map(|&(i, variant)| peer(ids[i], variant)).collect()
+            };
+            let known = make(&known);
+            let mut set = PeerSet::default();
+            set.replace(None, known.clone());
+            let last_known: BTreeMap<NodeId, &Peer> =
+                known.iter().map(|p| (p.node_id, p)).collect();
+            prop_assert_eq!(set.ids().collect::<Vec<_>>(), last_known.keys().copied().collect::<Vec<_>>());
+            for (id, p) in &last_known {
+                prop_assert_eq!(set.peer(*id), Some(*p));
+            }
+
+            let mut list = make(&list);
+            if sort_list {
+                list.sort_by_key(|p| p.node_id);
+            }
+            let last: BTreeMap<NodeId, usize> =
+                list.iter().enumerate().map(|(i, p)| (p.node_id, i)).collect();
+            let mut upserts: Vec<usize> = last
+                .values()
+                .copied()
+                .filter(|i| set.peer(list[*i].node_id) != Some(&list[*i]))
+                .collect();
+            upserts.sort_unstable();
+            let removed: Vec<NodeId> = set.ids().filter(|id| !last.contains_key(id)).collect();
+            let d = set.diff(&list);
+            prop_assert_eq!(d.upserts, upserts);
+            prop_assert_eq!(d.removed, removed);
+        }
     }
 }
