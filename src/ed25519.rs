@@ -362,15 +362,21 @@ impl PreparedKey {
 
     /// Builds this key's table of multiples now, unless it has one or
     /// [`MAX_KEY_TABLES`] tables are alive in the process; returns
-    /// [`PreparedKey::has_table`]. [`PreparedKey::verify_zip215`] calls it
-    /// after the key's first valid signature, so calling it is only needed
-    /// to pay the building cost (under a millisecond) up front.
+    /// [`PreparedKey::has_table`]. The first table built also builds the
+    /// process-wide table of the basepoint. [`PreparedKey::verify_zip215`]
+    /// calls it after the key's first valid signature, and a batch of
+    /// node-key checks that verifies calls it for the keys that signed in
+    /// it ([`crate::sig::TrustedKeys`]), so calling it is only needed to pay
+    /// the building cost up front.
     pub fn build_table(&self) -> bool {
         if self.table.get().is_none() {
             if let Some(table) = Multiples::new_key_table(&self.minus_a) {
                 // Another thread may have been first: its table is kept and
                 // this one dropped, which returns its slot.
                 let _ = self.table.set(Arc::new(table));
+                // Checks with a key table also read the basepoint's: build
+                // it now too (once per process), not in the next check.
+                base_table();
             }
         }
         self.has_table()

@@ -500,6 +500,9 @@ impl<'a> Trust<'a> {
             .map(|(_, (public, msg, sig))| ed25519::BatchItem { public, msg, sig })
             .collect();
         let all_ok = ed25519::verify_zip215_batch(&items);
+        if all_ok {
+            self.build_tables(batch.iter().map(|(_, (public, ..))| &public[..]));
+        }
         for (i, ..) in &batch {
             out[*i] = Some(if all_ok {
                 Ok(Authorized { rotation: None })
@@ -511,6 +514,28 @@ impl<'a> Trust<'a> {
         out.into_iter()
             .map(|r| r.unwrap_or(Err(NksError::InvalidSignature)))
             .collect()
+    }
+
+    /// Builds the tables of the prepared keys among `signers` (the keys of
+    /// a batch that verified), as a single check does after a key's first
+    /// valid signature: the single checks that follow a first netmap (one
+    /// peer delta at a time) then take the fast way from the first one.
+    fn build_tables<'p>(&self, signers: impl Iterator<Item = &'p [u8]>) {
+        let mut distinct = std::collections::BTreeSet::new();
+        let mut last: Option<&[u8]> = None;
+        for k in signers {
+            // A netmap's peers are mostly signed by one key: look up only
+            // when the signer changes.
+            if last != Some(k) {
+                distinct.insert(k);
+                last = Some(k);
+            }
+        }
+        for p in self.prepared.iter().flatten() {
+            if distinct.contains(&p.public()[..]) {
+                p.build_table();
+            }
+        }
     }
 
     /// For a Direct signature that passes every check but the Ed25519 one,
@@ -723,4 +748,50 @@ pub fn wrap_authkey(auth_key: &str, credential: &NodeKeySignature, private64: &[
         b64.encode(&credential.to_cbor()),
         b64.encode(private64)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::NlPrivate;
+
+    /// A batch that verifies builds the tables of the keys that signed in
+    /// it (and only theirs); one with no valid signature builds none.
+    #[test]
+    fn a_verified_batch_builds_its_signers_tables() {
+        let a = NlPrivate::from_seed(&[21; 32]);
+        let b = NlPrivate::from_seed(&[22; 32]);
+        let signed = |k: &NlPrivate, i: u8| {
+            let nk = NodeKey([i; 32]);
+            (
+                nk,
+                NodeKeySignature::sign_direct(k, &nk, None)
+                    .unwrap()
+                    .to_cbor(),
+            )
+        };
+        let has_table = |t: &TrustedKeys| -> Vec<bool> {
+            t.prepared
+                .iter()
+                .map(|p| p.as_ref().is_some_and(ed25519::PreparedKey::has_table))
+                .collect()
+        };
+        let sigs: Vec<(NodeKey, Vec<u8>)> = (1..4).map(|i| signed(&a, i)).collect();
+        let refs: Vec<(NodeKey, &[u8])> = sigs.iter().map(|(n, s)| (*n, &s[..])).collect();
+
+        let trusted = TrustedKeys::new(&[a.to_key(1), b.to_key(1)]);
+        assert_eq!(has_table(&trusted), [false, false]);
+        let bad: Vec<(NodeKey, &[u8])> =
+            refs.iter().map(|(_, s)| (NodeKey([99; 32]), *s)).collect();
+        assert!(trusted
+            .node_keys_authorized(&bad)
+            .iter()
+            .all(Result::is_err));
+        assert_eq!(has_table(&trusted), [false, false]);
+        assert!(trusted
+            .node_keys_authorized(&refs)
+            .iter()
+            .all(Result::is_ok));
+        assert_eq!(has_table(&trusted), [true, false]);
+    }
 }

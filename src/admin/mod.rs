@@ -25,7 +25,7 @@
 //! [`Flow::handle_response`], until a [`Step::Done`] carries the result. A
 //! transport failure simply ends the flow: no flow leaves anything half
 //! done on the node's side (the local store changes only in [`Sync`], and
-//! only through [`Authority`] calls that are all-or-nothing).
+//! only through [`Authority`](crate::Authority) calls that are all-or-nothing).
 //! [`drive`] runs a flow over any blocking send function.
 //!
 //! Nothing here reads a clock or draws randomness: times come in as Unix
