@@ -19,10 +19,13 @@
 //! where that would go over the budget or over the structural limits, so
 //! the two paths never disagree about acceptance.
 //!
-//! The claim "accepted here ⇒ the general decoder gives the same AUM, and
-//! re-encoding it gives the input byte for byte" is checked by
-//! `tests/canonical.rs` (every AUM in the vectors, random AUMs, mutations
-//! of them) and by the `aum_decode` fuzz target on every input.
+//! The claim "accepted here ⇒ the general decoder gives the same AUM and
+//! charges the same budget, and re-encoding it gives the input byte for
+//! byte" is asserted by `tka::fuzzing::check_canonical_path`, which runs on
+//! every AUM in the vectors (`tests/vectors/decode.rs` and `aum.rs`: taken
+//! exactly for Go's inputs marked canonical), on random and mutated AUMs
+//! (`tests/prop_codec.rs`) and on every input of the `aum_decode` fuzz
+//! target.
 
 use crate::aum::{Aum, AumKind, Signature};
 use crate::cbor::{ARC_HEADER, META_ENTRY_COST};
@@ -89,6 +92,11 @@ impl<'b> Canon<'b> {
         } else {
             false
         }
+    }
+
+    /// Consumes `byte`, which must be next.
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.take(byte).then_some(())
     }
 
     /// The next head of major type `major`, with its argument in shortest
@@ -191,14 +199,14 @@ impl<'b> Canon<'b> {
     fn key(&mut self) -> Option<Key> {
         let n = self.head(MAP).filter(|n| (3..=4).contains(n))?;
         let mut k = Key::default();
-        self.take(1).then_some(())?;
+        self.expect(1)?;
         k.kind = KeyKind(self.uint(u8::MAX.into())? as u8);
-        self.take(2).then_some(())?;
+        self.expect(2)?;
         k.votes = self.uint(u64::MAX)?;
-        self.take(3).then_some(())?;
+        self.expect(3)?;
         k.public = self.opt_bytes()?;
         if n == 4 {
-            self.take(12).then_some(())?;
+            self.expect(12)?;
             k.meta = Some(self.meta()?);
         }
         Some(k)
@@ -207,14 +215,14 @@ impl<'b> Canon<'b> {
     fn state(&mut self) -> Option<State> {
         let n = self.head(MAP).filter(|n| (3..=5).contains(n))?;
         let mut s = State::default();
-        self.take(1).then_some(())?;
+        self.expect(1)?;
         if !self.take(NULL) {
             // The encoder writes the fixed 32 bytes; the general decoder
             // pads or truncates other lengths, which do not round-trip.
             let h: [u8; 32] = self.string(BYTES)?.try_into().ok()?;
             s.last_aum_hash = Some(AumHash(h));
         }
-        self.take(2).then_some(())?;
+        self.expect(2)?;
         if !self.take(NULL) {
             let len = self.array()?;
             let mut v = self.vec::<Option<Vec<u8>>>(len)?;
@@ -223,7 +231,7 @@ impl<'b> Canon<'b> {
             }
             s.disablement_values = Some(v);
         }
-        self.take(3).then_some(())?;
+        self.expect(3)?;
         if !self.take(NULL) {
             let len = self.array()?;
             let mut v = self.vec::<Key>(len)?;
@@ -246,10 +254,10 @@ impl<'b> Canon<'b> {
 
     fn signature(&mut self) -> Option<Signature> {
         // Always both fields, `null` when nil.
-        self.take(0xa2).then_some(())?;
-        self.take(1).then_some(())?;
+        self.expect(0xa2)?;
+        self.expect(1)?;
         let key_id = self.opt_bytes()?;
-        self.take(2).then_some(())?;
+        self.expect(2)?;
         let signature = self.opt_bytes()?;
         Some(Signature { key_id, signature })
     }
@@ -259,9 +267,9 @@ impl<'b> Canon<'b> {
         self.charge(crate::aum::HELD)?;
         let n = self.head(MAP).filter(|n| (2..=8).contains(n))?;
         let mut a = Aum::default();
-        self.take(1).then_some(())?;
+        self.expect(1)?;
         a.message_kind = AumKind(self.uint(u8::MAX.into())? as u8);
-        self.take(2).then_some(())?;
+        self.expect(2)?;
         a.prev_aum_hash = self.opt_bytes()?;
         // The optional fields, in key order, each at most once.
         let mut left = n - 2;

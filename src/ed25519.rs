@@ -867,18 +867,7 @@ mod tests {
             Some(b) => (Scalar::ZERO, b),
             None => (*r, (r * ED25519_BASEPOINT_TABLE + r_torsion).compress().0),
         };
-        let digest: [u8; 64] = Sha512::new()
-            .chain_update(r_bytes)
-            .chain_update(a_bytes)
-            .chain_update(msg)
-            .finalize()
-            .into();
-        let k = Scalar::from_bytes_mod_order_wide(&digest);
-        let s = r + k * a;
-        let mut sig = [0u8; 64];
-        sig[..32].copy_from_slice(&r_bytes);
-        sig[32..].copy_from_slice(s.as_bytes());
-        sig
+        crate::fuzzing::schnorr_signature(a, a_bytes, &r, &r_bytes, msg)
     }
 
     proptest::proptest! {

@@ -11,7 +11,10 @@
 //!   fields that the encoding omits come back as absent);
 //! * re-encoding that value gives the same bytes (a fixed point), and the
 //!   hashes computed by streaming equal the hashes of those bytes;
-//! * the accessors and validators never panic and agree on both values.
+//! * the accessors and validators never panic and agree on both values;
+//! * the canonical fast path of AUM decoding takes only inputs that are the
+//!   canonical encoding of what Go's rules decode them to, with the same
+//!   budget, and takes every such encoding ([`check_canonical_path`]).
 //!
 //! The stateful targets state their own properties: [`check_wire`] (every
 //! control-plane JSON parser), [`check_machine`] (a hostile control plane
@@ -34,6 +37,32 @@ use crate::key::{Key, KeyKind, NodeKey};
 use crate::limits::DecodeBudget;
 use crate::sig::{node_key_authorized, NksError, NodeKeySignature, SigKind};
 use crate::state::State;
+
+/// An Ed25519 signature `(R, S = r + k·a)` with `k = SHA-512(R ‖ A ‖ msg)`
+/// reduced, from the secret scalars `a` and `r` and the encodings of `A` and
+/// `R` exactly as given (they may carry torsion or be non-canonical): what
+/// the verifier's differential tests sign with.
+pub fn schnorr_signature(
+    a: &curve25519_dalek::scalar::Scalar,
+    a_bytes: &[u8; 32],
+    r: &curve25519_dalek::scalar::Scalar,
+    r_bytes: &[u8; 32],
+    msg: &[u8],
+) -> [u8; 64] {
+    use sha2::{Digest, Sha512};
+    let digest: [u8; 64] = Sha512::new()
+        .chain_update(r_bytes)
+        .chain_update(a_bytes)
+        .chain_update(msg)
+        .finalize()
+        .into();
+    let k = curve25519_dalek::scalar::Scalar::from_bytes_mod_order_wide(&digest);
+    let s = r + k * a;
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(r_bytes);
+    sig[32..].copy_from_slice(s.as_bytes());
+    sig
+}
 
 fn hex(b: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(b)

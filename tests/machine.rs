@@ -878,10 +878,18 @@ fn add_key_at_control(w: &mut World, key: &NlPrivate) {
 
 /// Tells the node control's state and returns the request it sends, with
 /// every other action logged.
-fn tell_and_hold(w: &mut World) -> (tka::machine::RequestId, tka::wire::Path, Bytes) {
+fn tell_and_hold(w: &mut World) -> Sent {
     w.now = w.now.plus_ms(1000);
     let ev = w.control_state();
     w.node.handle_event(w.now, ev);
+    take_request(w).expect("a sync request")
+}
+
+/// A request the node sent: its ID, path and body.
+type Sent = (tka::machine::RequestId, tka::wire::Path, Bytes);
+
+/// Drains the node's actions into the log; returns the last request sent.
+fn take_request(w: &mut World) -> Option<Sent> {
     let mut sent = None;
     while let Some(a) = w.node.poll_action() {
         if let Action::SendRequest { id, path, body } = &a {
@@ -889,10 +897,11 @@ fn tell_and_hold(w: &mut World) -> (tka::machine::RequestId, tka::wire::Path, By
         }
         w.log.push(a);
     }
-    sent.expect("a sync request")
+    sent
 }
 
-fn answer(w: &mut World, (id, path, body): (tka::machine::RequestId, tka::wire::Path, Bytes)) {
+/// Feeds control's answer to `sent` to the node, and nothing more.
+fn deliver(w: &mut World, (id, path, body): Sent) {
     let resp = w.control.handle(path, &body, w.now).unwrap();
     w.now = w.now.plus_ms(10);
     w.node.handle_event(
@@ -902,6 +911,11 @@ fn answer(w: &mut World, (id, path, body): (tka::machine::RequestId, tka::wire::
             body: Bytes::from(resp),
         },
     );
+}
+
+/// Feeds control's answer to `sent`, then runs the exchange to its end.
+fn answer(w: &mut World, sent: Sent) {
+    deliver(w, sent);
     w.run();
 }
 
@@ -1311,13 +1325,7 @@ fn a_kept_verdict_does_not_outlive_the_removal_of_its_signer() {
             head: Some(tka::AumHash([0x33; 32])),
         },
     );
-    let mut offer = None;
-    while let Some(a) = w.node.poll_action() {
-        if let Action::SendRequest { id, path, body } = &a {
-            offer = Some((*id, *path, body.clone()));
-        }
-        w.log.push(a);
-    }
+    let offer = take_request(&mut w);
     // While the offer is out, the peer is re-signed by a key the node does
     // not trust: it keeps the verdict its earlier signature earned under the
     // node's current keys (the finding's case).
@@ -1327,24 +1335,9 @@ fn a_kept_verdict_does_not_outlive_the_removal_of_its_signer() {
     assert!(matches!(w.node.verdicts()[&3], Verdict::Authorized(_)));
     // The offer's answer removes the key behind that verdict; sync/send is
     // left unanswered.
-    let (id, path, body) = offer.expect("a sync offer");
-    let resp = w.control.handle(path, &body, w.now).unwrap();
-    w.now = w.now.plus_ms(10);
-    w.node.handle_event(
-        w.now,
-        Event::Response {
-            id,
-            body: Bytes::from(resp),
-        },
-    );
+    deliver(&mut w, offer.expect("a sync offer"));
     let mark = w.log.len();
-    let mut send = None;
-    while let Some(a) = w.node.poll_action() {
-        if let Action::SendRequest { id, path, body } = &a {
-            send = Some((*id, *path, body.clone()));
-        }
-        w.log.push(a);
-    }
+    let send = take_request(&mut w);
     assert_eq!(
         w.node.authority().unwrap().head(),
         w.control.authority().unwrap().head()

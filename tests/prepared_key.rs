@@ -5,42 +5,16 @@
 //! signatures, and every edge case of vectors/ed25519.json; and
 //! `TrustedKeys` gives the verdicts of `node_key_authorized`.
 
-use curve25519_dalek::constants::ED25519_BASEPOINT_TABLE;
-use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::constants::{ED25519_BASEPOINT_TABLE, EIGHT_TORSION};
 use curve25519_dalek::scalar::Scalar;
 use proptest::collection::vec;
 use proptest::prelude::*;
-use sha2::{Digest, Sha512};
 use tka::ed25519::{
     is_small_order, verify_cofactorless, verify_zip215, verify_zip215_hardened, PreparedKey,
     VerifyError,
 };
 use tka::sig::{node_key_authorized, node_keys_authorized, TrustedKeys};
 use tka::{NlPrivate, NodeKey, NodeKeySignature};
-
-/// The eight points of order dividing 8.
-fn torsion() -> Vec<EdwardsPoint> {
-    [
-        "0100000000000000000000000000000000000000000000000000000000000000",
-        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-        "0000000000000000000000000000000000000000000000000000000000000000",
-        "0000000000000000000000000000000000000000000000000000000000000080",
-        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
-        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
-        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
-    ]
-    .iter()
-    .map(|h| {
-        let b: [u8; 32] = data_encoding::HEXLOWER
-            .decode(h.as_bytes())
-            .unwrap()
-            .try_into()
-            .unwrap();
-        CompressedEdwardsY(b).decompress().unwrap()
-    })
-    .collect()
-}
 
 /// A Schnorr signature `(R, S = r + k·a)` with `k = H(R ‖ A ‖ msg)` under
 /// `A = [a]B + T_ta` and `R = [r]B + T_tr`: valid under the cofactored
@@ -53,23 +27,17 @@ fn torsioned_signature(
     tr: usize,
     msg: &[u8],
 ) -> ([u8; 32], [u8; 64]) {
-    let t = torsion();
-    let a_point = &a * ED25519_BASEPOINT_TABLE + t[ta];
-    let r_point = &r * ED25519_BASEPOINT_TABLE + t[tr];
-    let a_bytes = a_point.compress().to_bytes();
-    let r_bytes = r_point.compress().to_bytes();
-    let digest: [u8; 64] = Sha512::new()
-        .chain_update(r_bytes)
-        .chain_update(a_bytes)
-        .chain_update(msg)
-        .finalize()
-        .into();
-    let k = Scalar::from_bytes_mod_order_wide(&digest);
-    let s = r + k * a;
-    let mut sig = [0u8; 64];
-    sig[..32].copy_from_slice(&r_bytes);
-    sig[32..].copy_from_slice(s.as_bytes());
-    (a_bytes, sig)
+    // EIGHT_TORSION[0] is the identity: no torsion.
+    let a_bytes = (&a * ED25519_BASEPOINT_TABLE + EIGHT_TORSION[ta])
+        .compress()
+        .to_bytes();
+    let r_bytes = (&r * ED25519_BASEPOINT_TABLE + EIGHT_TORSION[tr])
+        .compress()
+        .to_bytes();
+    (
+        a_bytes,
+        tka::fuzzing::schnorr_signature(&a, &a_bytes, &r, &r_bytes, msg),
+    )
 }
 
 /// Checks the prepared verdict against zebra and the hardened function.

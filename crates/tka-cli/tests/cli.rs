@@ -5,8 +5,7 @@ use serde_json::Value;
 use std::path::Path;
 mod common;
 
-use common::tka;
-use std::process::Output;
+use common::{stdout, tka};
 
 fn case(file: &str, name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -21,15 +20,6 @@ fn case(file: &str, name: &str) -> Value {
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no case {name}"))
         .clone()
-}
-
-fn stdout(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "tka failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
 }
 
 #[test]

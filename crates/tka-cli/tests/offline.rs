@@ -5,30 +5,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 mod common;
 
-use common::tka;
-use std::process::Output;
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "tka failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-/// The single error line of a failed run.
-fn err(o: &Output) -> String {
-    assert!(
-        !o.status.success(),
-        "tka succeeded: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    let e = String::from_utf8(o.stderr.clone()).unwrap();
-    assert_eq!(e.lines().count(), 1, "one line: {e}");
-    assert!(e.starts_with("tka: "), "{e}");
-    e
-}
+use common::{error_line, stdout, tka};
 
 fn vectors() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors")
@@ -66,7 +43,7 @@ fn hash_text(hex: &str) -> String {
 #[test]
 fn status_json_on_a_go_directory_has_the_tslockjsonv1_fields() {
     let (dir, c) = chonk_case("public_tailchonk_fork");
-    let out = ok(&tka(&["status", "--json", "--chonk", &dir]));
+    let out = stdout(&tka(&["status", "--json", "--chonk", &dir]));
     assert!(
         out.starts_with("{\n  \"SchemaVersion\": \"1\",\n  \"Enabled\": true,\n"),
         "{out}"
@@ -117,7 +94,7 @@ fn status_json_on_a_go_directory_has_the_tslockjsonv1_fields() {
 #[test]
 fn log_json_walks_the_go_chain_from_the_head() {
     let (dir, c) = chonk_case("public_tailchonk_fork");
-    let out = ok(&tka(&["log", "--json", "--chonk", &dir]));
+    let out = stdout(&tka(&["log", "--json", "--chonk", &dir]));
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(keys(&v), vec!["Messages", "SchemaVersion"]);
     assert_eq!(v["SchemaVersion"], "1");
@@ -175,7 +152,7 @@ fn log_json_walks_the_go_chain_from_the_head() {
     // The genesis has no parent: PrevAUMHash is omitted.
     assert!(msgs.last().unwrap()["AUM"].get("PrevAUMHash").is_none());
     // --limit.
-    let out = ok(&tka(&["log", "--json", "--limit", "2", "--chonk", &dir]));
+    let out = stdout(&tka(&["log", "--json", "--limit", "2", "--chonk", &dir]));
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["Messages"].as_array().unwrap().len(), 2);
 }
@@ -183,7 +160,7 @@ fn log_json_walks_the_go_chain_from_the_head() {
 #[test]
 fn log_text_follows_gos_layout_and_stops_at_compacted_history() {
     let (dir, c) = chonk_case("public_tailchonk_compacted");
-    let out = ok(&tka(&["log", "--chonk", &dir]));
+    let out = stdout(&tka(&["log", "--chonk", &dir]));
     let head = c["open"]["head_text"].as_str().unwrap();
     assert!(out.starts_with(&format!("update {head} (")), "{out}");
     assert!(!out.contains("\x1b["), "no colour when not a terminal");
@@ -203,7 +180,7 @@ fn log_text_follows_gos_layout_and_stops_at_compacted_history() {
 #[test]
 fn status_text_on_a_go_directory() {
     let (dir, _) = chonk_case("public_tailchonk_fork");
-    let out = ok(&tka(&["status", "--chonk", &dir]));
+    let out = stdout(&tka(&["status", "--chonk", &dir]));
     assert!(out.starts_with("Tailnet Lock is ENABLED.\n\n"), "{out}");
     assert!(out.contains("Trusted signing keys:\n\ttlpub:"), "{out}");
     assert!(out.contains("\t2\t\n"), "the 2-vote key: {out}");
@@ -212,7 +189,7 @@ fn status_text_on_a_go_directory() {
 #[test]
 fn inspect_a_go_directory_shows_head_chain_forks_and_purged_entries() {
     let (dir, c) = chonk_case("public_tailchonk_fork");
-    let out = ok(&tka(&["inspect", &dir]));
+    let out = stdout(&tka(&["inspect", &dir]));
     assert!(
         out.contains(&format!(
             "head: {} (",
@@ -227,7 +204,7 @@ fn inspect_a_go_directory_shows_head_chain_forks_and_purged_entries() {
     assert!(out.contains("forks (1 losing heads):"), "{out}");
     assert!(out.contains("trusted keys (2):"), "{out}");
     let (dir, c) = chonk_case("public_tailchonk_compacted");
-    let out = ok(&tka(&["inspect", &format!("@{dir}")]));
+    let out = stdout(&tka(&["inspect", &format!("@{dir}")]));
     let purged = c["files"]
         .as_array()
         .unwrap()
@@ -243,7 +220,7 @@ fn inspect_a_go_directory_shows_head_chain_forks_and_purged_entries() {
     // One file of the store.
     let f = &c["files"][0];
     let path = format!("{dir}/{}", f["path"].as_str().unwrap());
-    let out = ok(&tka(&["inspect", &format!("@{path}")]));
+    let out = stdout(&tka(&["inspect", &format!("@{path}")]));
     assert!(out.starts_with("tailchonk file\n"), "{out}");
     assert!(
         out.contains(&format!("created: {} ", f["created_unix"])),
@@ -257,9 +234,9 @@ fn disablement_kdf_matches_go() {
         serde_json::from_str(&std::fs::read_to_string(vectors().join("kdf.json")).unwrap())
             .unwrap();
     let c = &doc["cases"][1];
-    let out = ok(&tka(&["disablement-kdf", c["secret"].as_str().unwrap()]));
+    let out = stdout(&tka(&["disablement-kdf", c["secret"].as_str().unwrap()]));
     assert_eq!(out, format!("disablement:{}\n", c["kdf"].as_str().unwrap()));
-    assert!(err(&tka(&["disablement-kdf", "xyz"])).contains("must be hex"));
+    assert!(error_line(&tka(&["disablement-kdf", "xyz"])).contains("must be hex"));
 }
 
 #[test]
@@ -267,19 +244,20 @@ fn keygen_then_status_shows_the_key_and_lock_off() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("node");
     let s = state.to_str().unwrap();
-    let out = ok(&tka(&["keygen", "--state", s]));
+    let out = stdout(&tka(&["keygen", "--state", s]));
     let tlpub = out
         .lines()
         .find_map(|l| l.strip_prefix("This node's tailnet-lock key: "))
         .unwrap()
         .to_string();
-    assert!(err(&tka(&["keygen", "--state", s])).contains("refusing to overwrite"));
-    let out = ok(&tka(&["status", "--state", s]));
+    assert!(error_line(&tka(&["keygen", "--state", s])).contains("refusing to overwrite"));
+    let out = stdout(&tka(&["status", "--state", s]));
     assert_eq!(
         out,
         format!("Tailnet Lock is NOT enabled.\n\nThis node's tailnet-lock key: {tlpub}\n\n")
     );
-    let v: Value = serde_json::from_str(&ok(&tka(&["status", "--json=1", "--state", s]))).unwrap();
+    let v: Value =
+        serde_json::from_str(&stdout(&tka(&["status", "--json=1", "--state", s]))).unwrap();
     let mut got = keys(&v);
     got.sort();
     assert_eq!(
@@ -287,7 +265,7 @@ fn keygen_then_status_shows_the_key_and_lock_off() {
         vec!["Enabled", "NodeKey", "PublicKey", "SchemaVersion"]
     );
     assert_eq!(v["PublicKey"], tlpub);
-    assert!(err(&tka(&["status", "--json=2", "--state", s])).contains("schema version"));
+    assert!(error_line(&tka(&["status", "--json=2", "--state", s])).contains("schema version"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
@@ -304,9 +282,9 @@ fn bad_input_gets_one_clear_line() {
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nope");
     let m = missing.to_str().unwrap();
-    assert!(err(&tka(&["log", "--chonk", m])).contains("does not exist"));
-    assert!(err(&tka(&["status"])).contains("--state"));
-    assert!(err(&tka(&["inspect", &format!("@{m}")])).contains("cannot read"));
+    assert!(error_line(&tka(&["log", "--chonk", m])).contains("does not exist"));
+    assert!(error_line(&tka(&["status"])).contains("--state"));
+    assert!(error_line(&tka(&["inspect", &format!("@{m}")])).contains("cannot read"));
     // A key file holding the wrong text.
     let state = tmp.path().join("bad");
     std::fs::create_dir_all(&state).unwrap();
@@ -316,13 +294,17 @@ fn bad_input_gets_one_clear_line() {
         format!("nodekey:{}", "00".repeat(32)),
     )
     .unwrap();
-    assert!(err(&tka(&["status", "--state", state.to_str().unwrap()])).contains("nlpriv:"));
+    assert!(error_line(&tka(&["status", "--state", state.to_str().unwrap()])).contains("nlpriv:"));
     // Files are read with a cap.
     std::fs::write(state.join("tailnet-lock.key"), vec![b'a'; 10_000]).unwrap();
-    assert!(err(&tka(&["status", "--state", state.to_str().unwrap()])).contains("larger than"));
+    assert!(
+        error_line(&tka(&["status", "--state", state.to_str().unwrap()])).contains("larger than")
+    );
     // revoke-keys needs keys and a key file.
     let (dir, _) = chonk_case("public_tailchonk_fork");
-    assert!(err(&tka(&["revoke-keys", "--chonk", &dir])).contains("expected one or more"));
-    assert!(err(&tka(&["revoke-keys", "--cosign", "zz", "--chonk", &dir])).contains("hex"));
-    assert!(err(&tka(&["verify", "nodekey:00", "AA==", "--chonk", &dir])).contains("node key"));
+    assert!(error_line(&tka(&["revoke-keys", "--chonk", &dir])).contains("expected one or more"));
+    assert!(error_line(&tka(&["revoke-keys", "--cosign", "zz", "--chonk", &dir])).contains("hex"));
+    assert!(
+        error_line(&tka(&["verify", "nodekey:00", "AA==", "--chonk", &dir])).contains("node key")
+    );
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 mod common;
 
-use common::tka;
+use common::{error_line, stdout, tka};
 use std::process::Output;
 use tempfile::TempDir;
 use tka::{NodeKey, NodeKeySignature};
@@ -160,31 +160,21 @@ impl Node {
     }
 }
 
+/// A successful run's output; nothing may go to stderr.
 fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "tka failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let out = stdout(o);
     assert!(
         o.stderr.is_empty(),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    String::from_utf8(o.stdout.clone()).unwrap()
+    out
 }
 
 /// Asserts a failed run with exactly one line on stderr containing
 /// `want`; returns the line.
 fn fails(o: &Output, want: &str) -> String {
-    assert!(
-        !o.status.success(),
-        "tka succeeded: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    let e = String::from_utf8(o.stderr.clone()).unwrap();
-    assert_eq!(e.lines().count(), 1, "one line: {e}");
-    assert!(e.starts_with("tka: "), "{e}");
+    let e = error_line(o);
     assert!(e.contains(want), "want {want:?} in: {e}");
     e
 }
@@ -521,44 +511,27 @@ fn errors_are_one_clear_line() {
         &tka(&["add", &b.tlpub, "--control", &net.url]),
         "no node state directory",
     );
-    let missing = net.dir.path().join("missing");
-    fails(
-        &tka(&[
+    let add_with_state = |dir: &std::path::Path| {
+        tka(&[
             "add",
             &b.tlpub,
             "--state",
-            missing.to_str().unwrap(),
+            dir.to_str().unwrap(),
             "--control",
             &net.url,
-        ]),
-        "does not exist",
-    );
+        ])
+    };
+    let missing = net.dir.path().join("missing");
+    fails(&add_with_state(&missing), "does not exist");
     let empty = net.dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    fails(
-        &tka(&[
-            "add",
-            &b.tlpub,
-            "--state",
-            empty.to_str().unwrap(),
-            "--control",
-            &net.url,
-        ]),
-        "has no tailnet-lock key",
-    );
+    fails(&add_with_state(&empty), "has no tailnet-lock key");
     let bad = net.dir.path().join("bad");
     std::fs::create_dir(&bad).unwrap();
     std::fs::write(bad.join("tailnet-lock.key"), "nlpriv:not-hex\n").unwrap();
     std::fs::copy(a.dir.join("node.key"), bad.join("node.key")).unwrap();
     fails(
-        &tka(&[
-            "add",
-            &b.tlpub,
-            "--state",
-            bad.to_str().unwrap(),
-            "--control",
-            &net.url,
-        ]),
+        &add_with_state(&bad),
         "the tailnet-lock private key is not hex",
     );
 

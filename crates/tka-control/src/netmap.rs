@@ -32,6 +32,25 @@ pub enum PeerView {
     Hide,
 }
 
+impl PeerView {
+    /// The peer a node's netmap holds for `node` seen this way (as
+    /// [`tka::machine::Peer`], what a node's machine is given); `None` for
+    /// [`PeerView::Hide`].
+    pub fn into_peer(self, node: &NodeRecord) -> Option<tka::machine::Peer> {
+        let (signature, unsigned_peer_api_only) = match self {
+            PeerView::Send { key_signature } => (bytes::Bytes::from(key_signature), false),
+            PeerView::PeerApiOnly => (bytes::Bytes::new(), true),
+            PeerView::Hide => return None,
+        };
+        Some(tka::machine::Peer {
+            node_id: node.id,
+            node_key: node.key,
+            signature,
+            unsigned_peer_api_only,
+        })
+    }
+}
+
 /// The view of `node` for other nodes' netmaps: with the lock off every
 /// node is sent as is; with it on, a node is sent with its signature only
 /// if that signature authorizes its current key under `authority` now (a
@@ -81,5 +100,32 @@ fn unsigned(policy: UnsignedPolicy) -> PeerView {
     match policy {
         UnsignedPolicy::Hide => PeerView::Hide,
         UnsignedPolicy::PeerApiOnly => PeerView::PeerApiOnly,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tka::NodeKey;
+
+    #[test]
+    fn a_view_becomes_the_peer_a_netmap_holds() {
+        let node = NodeRecord {
+            id: 7,
+            key: NodeKey([7; 32]),
+            rotation_pubkey: None,
+            key_signature: Some(vec![1, 2, 3]),
+        };
+        let sent = PeerView::Send {
+            key_signature: vec![4, 5],
+        }
+        .into_peer(&node)
+        .unwrap();
+        assert_eq!((sent.node_id, sent.node_key), (7, node.key));
+        assert_eq!(&sent.signature[..], &[4, 5]);
+        assert!(!sent.unsigned_peer_api_only);
+        let api = PeerView::PeerApiOnly.into_peer(&node).unwrap();
+        assert!(api.signature.is_empty() && api.unsigned_peer_api_only);
+        assert!(PeerView::Hide.into_peer(&node).is_none());
     }
 }

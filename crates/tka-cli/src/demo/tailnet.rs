@@ -19,7 +19,7 @@ use tka::machine::{Mode, NodeId, Peer, PeerVerdict};
 use tka::wire::{Path as WirePath, TkaInfo};
 use tka::{AumHash, NlPrivate, NodeKey};
 use tka_control::standalone::{self, Handle, TAILNET};
-use tka_control::{NodeRecord, PeerView, TailnetId, UnsignedPolicy};
+use tka_control::{NodeRecord, TailnetId, UnsignedPolicy};
 use tka_node::{DirStore, HttpTransport, Netmap, Node, NodeHandle, Transport, TransportError};
 
 /// How long a node may take to reach an expected state before the demo
@@ -276,20 +276,9 @@ impl Tailnet {
         let mut sent = Vec::new();
         let mut hidden = Vec::new();
         for (node, view) in views {
-            match view {
-                PeerView::Send { key_signature } => sent.push(Peer {
-                    node_id: node.id,
-                    node_key: node.key,
-                    signature: Bytes::from(key_signature),
-                    unsigned_peer_api_only: false,
-                }),
-                PeerView::PeerApiOnly => sent.push(Peer {
-                    node_id: node.id,
-                    node_key: node.key,
-                    signature: Bytes::new(),
-                    unsigned_peer_api_only: true,
-                }),
-                PeerView::Hide => hidden.push(node.id),
+            match view.into_peer(&node) {
+                Some(peer) => sent.push(peer),
+                None => hidden.push(node.id),
             }
         }
         Ok((sent, hidden))

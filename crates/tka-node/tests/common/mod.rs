@@ -10,11 +10,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tka::admin::{Disable, Identity, Init, InitRandom, Modify, SignNode};
-use tka::machine::Peer;
 use tka::wire::Path;
 use tka::{AumHash, Authority, Key, MemStorage, NlPrivate, NodeKey};
 use tka_control::standalone::{self, TAILNET};
-use tka_control::{PeerView, TailnetId, UnsignedPolicy};
+use tka_control::{TailnetId, UnsignedPolicy};
 use tka_node::{HttpTransport, Netmap, Transport, TransportError};
 use tokio::sync::watch;
 
@@ -80,21 +79,7 @@ impl Control {
                 self_signature = node.key_signature.map(Bytes::from);
                 continue;
             }
-            match view {
-                PeerView::Send { key_signature } => peers.push(Peer {
-                    node_id: node.id,
-                    node_key: node.key,
-                    signature: Bytes::from(key_signature),
-                    unsigned_peer_api_only: false,
-                }),
-                PeerView::PeerApiOnly => peers.push(Peer {
-                    node_id: node.id,
-                    node_key: node.key,
-                    signature: Bytes::new(),
-                    unsigned_peer_api_only: true,
-                }),
-                PeerView::Hide => {}
-            }
+            peers.extend(view.into_peer(&node));
         }
         peers.sort_by_key(|p| p.node_id);
         Netmap {
